@@ -1,0 +1,49 @@
+// Covariances Σ = U diag(λ) Uᵀ of the covariates (DESIGN §2).
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace linicl {
+
+enum class CovKind { kIsotropic, kKappa, kSpectrum, kFile };
+enum class KappaShape { kGeometric, kTwoLevel };
+
+struct CovarianceSpec {
+  CovKind kind = CovKind::kIsotropic;
+  // kKappa: condition number κ ≥ 1. Geometric: λ_i = κ^{-i/(d-1)}; two-level: the first
+  // ⌈d/2⌉ eigenvalues are κ, the rest 1.
+  double kappa = 10.0;
+  KappaShape shape = KappaShape::kGeometric;
+  std::vector<double> spectrum;  // kSpectrum: exactly d positive eigenvalues
+  bool rotate = false;           // U Haar-random from the seed instead of the identity
+  bool normalize = true;         // rescale so that tr Σ = d
+};
+
+// The eigenvalues λ of Σ for a non-file spec, normalized if asked; throws
+// std::invalid_argument naming the offending field (kappa, spectrum).
+Eigen::VectorXd covariance_spectrum(const CovarianceSpec& spec, int dim);
+
+// A Haar-distributed orthogonal matrix: QR of a Gaussian matrix with the signs of R's diagonal
+// moved into Q. Drawn from RandomStream(seed, Purpose::kRotation).
+Eigen::MatrixXd random_rotation(int dim, std::uint64_t seed);
+
+// Σ = U diag(λ) Uᵀ for a non-file spec.
+Eigen::MatrixXd make_covariance(const CovarianceSpec& spec, int dim, std::uint64_t seed);
+
+// Throws std::invalid_argument("<what>: ...") unless `m` is dim×dim, finite, symmetric to
+// 1e-10 relative, and positive definite.
+void check_covariance(const Eigen::MatrixXd& m, int dim, const std::string& what);
+
+// Symmetric square root, inverse square root and inverse of an SPD matrix, by one
+// eigendecomposition.
+struct SpdRoots {
+  Eigen::MatrixXd sqrt;
+  Eigen::MatrixXd inv_sqrt;
+  Eigen::MatrixXd inverse;
+};
+SpdRoots spd_roots(const Eigen::MatrixXd& spd);
+
+}  // namespace linicl

@@ -1,0 +1,53 @@
+// The batch loss ℒ(θ) = (1/B) Σ_b (ŷ_b − y_b)² (§3.4) and its gradient, over prompts drawn
+// from counter-based streams, in parallel over prompts with a fixed-order reduction.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "linicl/model.hpp"
+#include "linicl/parametrization.hpp"
+#include "linicl/task.hpp"
+
+namespace linicl {
+
+// Which prompts make a batch: prompt b is sampler.sample(seed, step, b), b < size.
+struct BatchSpec {
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;
+  int size = 0;
+};
+
+// Owns the per-chunk scratch and partial gradients, so repeated calls allocate nothing.
+// Borrows the sampler and parametrization, which must outlive it. Not for concurrent calls.
+class BatchObjective {
+ public:
+  // Prompts are summed in chunks of this many, each chunk by one thread, the chunks then
+  // added in index order: the result is bit-identical for any thread count.
+  static constexpr int kChunk = 32;
+
+  BatchObjective(const TaskSampler& sampler, const Parametrization& param);
+
+  // ℒ(θ), and ∂ℒ/∂θ into *grad when grad is not null.
+  double evaluate(const Eigen::VectorXd& theta, const BatchSpec& batch, Eigen::VectorXd* grad);
+
+  // The same for given (P, Q) (used by analyses that work on the full weights).
+  double evaluate_weights(const Weights& weights, const BatchSpec& batch, Weights* grad);
+
+ private:
+  struct ChunkScratch {
+    Prompt prompt;
+    EmbeddedPrompt embedded;
+    Tape tape;
+    Workspace ws;
+    Weights grad;
+    double loss = 0.0;
+  };
+  const TaskSampler& sampler_;
+  const Parametrization& param_;
+  Weights weights_, weights_grad_;
+  std::vector<ChunkScratch> chunks_;
+};
+
+}  // namespace linicl

@@ -1,0 +1,56 @@
+// Random linear-regression prompts (DESIGN §2).
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+
+namespace linicl {
+
+enum class XDist { kGaussian, kUniform, kStudentT, kSphere, kGamma };
+
+struct TaskSpec {
+  int dim = 5;       // d
+  int context = 20;  // n
+  XDist x_dist = XDist::kGaussian;
+  double dof = 5.0;           // Student-t ν > 2
+  double gamma_shape = 0.1;   // gamma k > 0
+  double gamma_scale = 10.0;  // gamma θ > 0
+  double noise = 0.0;         // label-noise std σ ≥ 0
+};
+
+// One prompt. Buffers are reused when a Prompt is sampled into again (no allocation when the
+// sizes already match).
+struct Prompt {
+  Eigen::MatrixXd x;  // d × (n+1); column i is x_i, the last column is the query x_{n+1}
+  Eigen::VectorXd y;  // n+1 labels; y(n) is the query's target, never shown to the model
+  Eigen::VectorXd w;  // the task's weights
+};
+
+// Draws covariates x = Σ^{1/2} u with u isotropic of unit covariance:
+//   gaussian  u ~ N(0, I)
+//   uniform   u_j i.i.d. uniform on [-√3, √3]
+//   student-t u = g·√((ν−2)/χ²_ν), g ~ N(0, I) (multivariate t, elliptical)
+//   sphere    u = √d·g/‖g‖  (uniform on the sphere of radius √d)
+//   gamma     u = √(d·s)·g/‖g‖, s ~ Gamma(k, θ)  (covariance kθ·I; the defaults give I)
+// weights w = Σ_w^{1/2} g, and labels y_i = wᵀx_i + σ ε_i.
+class TaskSampler {
+ public:
+  // sigma: Σ (d×d SPD), sigma_w: Σ_w (d×d SPD). Throws std::invalid_argument on bad specs
+  // or matrices (the message names the field and its allowed range).
+  TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma, const Eigen::MatrixXd& sigma_w);
+
+  // Prompt `index` of `step` drawn from RandomStream(seed, step, index): the same prompt
+  // whatever thread draws it and in whatever order.
+  void sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index, Prompt& out) const;
+
+  const TaskSpec& spec() const { return spec_; }
+  const Eigen::MatrixXd& sigma() const { return sigma_; }
+  const Eigen::MatrixXd& sigma_w() const { return sigma_w_; }
+
+ private:
+  TaskSpec spec_;
+  Eigen::MatrixXd sigma_, sigma_w_;
+  Eigen::MatrixXd sigma_sqrt_, sigma_w_sqrt_;  // symmetric square roots
+};
+
+}  // namespace linicl

@@ -1,0 +1,248 @@
+// `linicl train`: parse and validate the options, train, save the run file, summarize.
+#include <omp.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+
+#include "commands.hpp"
+#include "linicl/problem.hpp"
+#include "linicl/run_file.hpp"
+#include "linicl/theory.hpp"
+#include "linicl/trainer.hpp"
+#include "terminal.hpp"
+
+namespace linicl::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  TrainConfig config;
+  std::string out;
+  bool force = false;
+  std::string resume;
+  std::int64_t stop_at = 0;
+  int threads = 0;
+  std::vector<CLI::Option*> run_options;  // the options that define a run (all of TrainConfig)
+  CLI::Option* steps_option = nullptr;
+};
+
+// Registers every TrainConfig field as --name (bools also as --no-name), with its default.
+void add_run_options(CLI::App& cmd, TrainArgs& args) {
+  static const std::map<std::string, std::string> kShort = {
+      {"dim", "-d,"}, {"context", "-n,"}, {"layers", "-L,"}};
+  visit_options(args.config, [&](const char* name, auto& field, const char* help) {
+    using T = std::decay_t<decltype(field)>;
+    const auto found = kShort.find(name);
+    const std::string flags = (found == kShort.end() ? "" : found->second) + "--" + name;
+    CLI::Option* option;
+    if constexpr (std::is_same_v<T, bool>) {
+      option = cmd.add_flag(flags + ",!--no-" + name, field, help);
+    } else {
+      option = cmd.add_option(flags, field, help);
+    }
+    option->capture_default_str();
+    if constexpr (std::is_same_v<T, std::vector<double>>) option->delimiter(',');
+    args.run_options.push_back(option);
+    if (std::string(name) == "steps") args.steps_option = option;
+  });
+}
+
+std::string default_output_path(std::uint64_t seed) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  const std::string base = "runs/run-" + std::string(stamp) + "-seed" + std::to_string(seed);
+  std::string path = base + ".h5";
+  for (int i = 1; fs::exists(path); ++i) path = base + "-" + std::to_string(i) + ".h5";
+  return path;
+}
+
+// Refuses an output path that exists (unless --force) or whose folder does not.
+void check_output_path(const std::string& path, bool force) {
+  if (fs::exists(path) && !force) {
+    throw std::invalid_argument("--out: '" + path +
+                                "' exists; pass --force to overwrite it or choose another name");
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) {
+    throw std::invalid_argument("--out: folder '" + parent.string() + "' does not exist");
+  }
+}
+
+// θ from the final weights of another run of the same shape (--init).
+Eigen::VectorXd initial_theta(const TrainConfig& config) {
+  const h5::File file = open_run(config.init);
+  const Weights weights = read_weights(file);
+  if (weights.dim != config.dim || weights.layers != config.layers ||
+      weights.heads != config.heads) {
+    throw std::invalid_argument("--init: '" + config.init + "' has d = " +
+                                std::to_string(weights.dim) + ", L = " +
+                                std::to_string(weights.layers) + ", H = " +
+                                std::to_string(weights.heads) + "; this run needs d = " +
+                                std::to_string(config.dim) + ", L = " +
+                                std::to_string(config.layers) + ", H = " +
+                                std::to_string(config.heads));
+  }
+  return config.parametrization().project(weights);
+}
+
+// Saves checkpoints and draws progress while the trainer runs.
+class CheckpointingObserver : public TrainObserver {
+ public:
+  CheckpointingObserver(RunRecord& run, std::string path, Progress& progress)
+      : run_(run), path_(std::move(path)), progress_(progress) {}
+  void on_step(const TrainState& state) override {
+    progress_.update(state.step, state.curves.train_loss.back());
+  }
+  void on_checkpoint(const TrainState& state) override {
+    run_.state = state;
+    save_run(path_, run_);
+  }
+
+ private:
+  RunRecord& run_;
+  std::string path_;
+  Progress& progress_;
+};
+
+void print_summary(const RunRecord& run, const std::string& path, double seconds,
+                   std::int64_t steps_done) {
+  const TrainConfig& c = run.config;
+  const Curves& curves = run.state.curves;
+  std::cout << "Trained a " << c.layers << "-layer " << c.param << " linear transformer (d = "
+            << c.dim << ", n = " << c.context << ", " << c.heads << " head"
+            << (c.heads > 1 ? "s" : "") << ") with " << c.optimizer << " for " << steps_done
+            << " steps of " << c.batch << " prompts in " << format_duration(seconds) << " ("
+            << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
+  const double zero_loss = (run.sigma_w * run.sigma).trace() + c.noise * c.noise;
+  if (!curves.eval_loss.empty()) {
+    std::cout << "Evaluation loss on " << c.eval_batch << " held-out prompts: "
+              << curves.eval_loss.front() << " at step " << curves.eval_step.front() << ", "
+              << curves.eval_loss.back() << " at step " << curves.eval_step.back()
+              << " (predicting 0 scores " << zero_loss << "). ";
+  }
+  if (c.param == "pgd" && c.layers == 1) {
+    try {
+      const OneLayerTheory theory(c.task_spec(), run.sigma, run.sigma_w);
+      const Parametrization param = c.parametrization();
+      Weights weights = param.make_weights();
+      param.expand(run.state.theta, weights);
+      const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
+      std::cout << "The learned preconditioner is " << 100.0 * relative_distance(gamma, theory.gamma_star())
+                << "% (relative Frobenius) from the closed form Gamma* of DESIGN 7.1; its exact "
+                   "population loss is "
+                << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
+    } catch (const std::invalid_argument& e) {
+      std::cout << "(No closed form here: " << e.what() << ".) ";
+    }
+  }
+  std::cout << "Saved to " << path << ".\n";
+}
+
+int run_train(TrainArgs& args, const std::string& command) {
+  if (args.threads > 0) omp_set_num_threads(args.threads);
+  RunRecord run;
+  std::string out = args.out;
+  if (!args.resume.empty()) {
+    for (CLI::Option* option : args.run_options) {
+      if (option->count() > 0 && option != args.steps_option) {
+        throw std::invalid_argument(option->get_name() +
+                                    ": a resumed run keeps its own config; only --steps may change");
+      }
+    }
+    run = load_run(args.resume);
+    if (run.status == "diverged") {
+      throw std::invalid_argument("--resume: '" + args.resume + "' diverged (" + run.reason +
+                                  "); start a new run from it with --init and a smaller --lr");
+    }
+    if (args.steps_option->count() > 0) run.config.steps = args.config.steps;
+    if (run.config.steps <= run.state.step) {
+      throw std::invalid_argument("--steps must exceed the " + std::to_string(run.state.step) +
+                                  " steps '" + args.resume + "' has done (got " +
+                                  std::to_string(run.config.steps) + ")");
+    }
+    if (out.empty()) {
+      out = args.resume;
+    } else if (!(fs::exists(out) && fs::equivalent(out, args.resume))) {
+      check_output_path(out, args.force);
+    }
+  } else {
+    run.config = args.config;
+    run.config.check();
+    if (out.empty()) {
+      out = default_output_path(run.config.seed);
+    } else {
+      check_output_path(out, args.force);
+    }
+  }
+  if (args.stop_at < 0) {
+    throw std::invalid_argument("--stop-at must be >= 0 (got " + std::to_string(args.stop_at) + ")");
+  }
+  const Problem problem = make_problem(run.config);
+  run.sigma = problem.sigma;
+  run.sigma_w = problem.sigma_w;
+  run.command = command;
+  Trainer trainer(run.config, problem.sampler);
+  if (args.resume.empty()) {
+    if (run.config.init.empty()) {
+      run.state = trainer.initial_state();
+    } else {
+      const Eigen::VectorXd theta = initial_theta(run.config);
+      run.state = trainer.initial_state(&theta);
+    }
+  }
+  const std::int64_t stop =
+      args.stop_at > 0 ? std::min(args.stop_at, run.config.steps) : run.config.steps;
+  const std::int64_t first = run.state.step;
+
+  if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path());
+  Progress progress(first, stop);
+  CheckpointingObserver observer(run, out, progress);
+  const auto start = std::chrono::steady_clock::now();
+  const TrainOutcome outcome = trainer.run(run.state, stop, observer);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.finish();
+  run.status = status_name(outcome.status);
+  run.reason = outcome.reason;
+  save_run(out, run);
+
+  if (outcome.status == TrainStatus::kDiverged) {
+    std::cerr << "linicl: training diverged: " << outcome.reason << ". The last good state is saved in "
+              << out << "; lower --lr or set --clip.\n";
+    return kExitDiverged;
+  }
+  print_summary(run, out, seconds, run.state.step - first);
+  return 0;
+}
+
+}  // namespace
+
+Runner add_train(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("train", "train a linear transformer and save the run file");
+  auto args = std::make_shared<TrainArgs>();
+  cmd->set_config("--config", "", "read options from a file of 'name = value' lines");
+  cmd->allow_config_extras(false);
+  add_run_options(*cmd, *args);
+  cmd->add_option("-o,--out", args->out,
+                  "run file to write (default: a new file under runs/, never overwritten)");
+  cmd->add_flag("--force", args->force, "allow --out to replace an existing file");
+  cmd->add_option("--resume", args->resume,
+                  "continue this run file from its checkpoint (in place unless --out is given)");
+  cmd->add_option("--stop-at", args->stop_at,
+                  "stop after this many steps, keeping the schedule of --steps (0: run to the end)")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
+      ->capture_default_str();
+  return [args](const std::string& command) { return run_train(*args, command); };
+}
+
+}  // namespace linicl::cli

@@ -1,0 +1,132 @@
+// Random linear-regression prompts (DESIGN §2).
+//
+// Draw order of one prompt, all from RandomStream(seed, step, index):
+//   1. w: d normals g, then w = Σ_w^{1/2} g;
+//   2. for each column i = 0 … n (the query last):
+//      a. d coordinates of g: uniform on [-√3, √3] for `uniform`, N(0, 1) otherwise;
+//      b. student-t: one χ²_ν = Gamma(ν/2, 2); gamma: one s ~ Gamma(k, θ); nothing otherwise;
+//      c. ε_i ~ N(0, 1), drawn even when σ = 0, so that prompts with the same (seed, step, index)
+//         share x and w across noise levels (common random numbers);
+//      x_i = Σ^{1/2} u_i and y_i = wᵀx_i + σ ε_i.
+#include "linicl/task.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "linicl/covariance.hpp"
+#include "linicl/rng.hpp"
+
+namespace linicl {
+namespace {
+
+// Throws std::invalid_argument("<rule> (got <value>)") unless `ok`: every message names the
+// option, its allowed range and what was given.
+template <class Value>
+void require(bool ok, const std::string& rule, const Value& value) {
+  if (ok) return;
+  std::ostringstream message;
+  message << rule << " (got " << value << ")";
+  throw std::invalid_argument(message.str());
+}
+
+// Distribution parameters are checked only for the distribution that uses them.
+void validate(const TaskSpec& spec) {
+  require(spec.dim >= 1, "--dim must be >= 1", spec.dim);
+  require(spec.context >= 1, "--context must be >= 1", spec.context);
+  if (spec.x_dist == XDist::kStudentT) {
+    // ν > 2 for a finite covariance to rescale by; ν = ∞ would be the Gaussian.
+    require(std::isfinite(spec.dof) && spec.dof > 2.0,
+            "--dof must be > 2 and finite for --x-dist student-t", spec.dof);
+  }
+  if (spec.x_dist == XDist::kGamma) {
+    require(std::isfinite(spec.gamma_shape) && spec.gamma_shape > 0.0,
+            "--gamma-shape must be > 0 and finite", spec.gamma_shape);
+    require(std::isfinite(spec.gamma_scale) && spec.gamma_scale > 0.0,
+            "--gamma-scale must be > 0 and finite", spec.gamma_scale);
+  }
+  require(std::isfinite(spec.noise) && spec.noise >= 0.0, "--noise must be >= 0 and finite",
+          spec.noise);
+}
+
+constexpr double kSqrt3 = 1.7320508075688772;
+
+// One coordinate of g: uniform on [-√3, √3] (mean 0, variance 1) for `uniform`, N(0, 1) otherwise.
+double draw_coordinate(XDist dist, RandomStream& rs) {
+  return dist == XDist::kUniform ? kSqrt3 * (2.0 * rs.uniform() - 1.0) : rs.normal();
+}
+
+// Writes x = R g for g = (g_0 … g_{d-1}) drawn in order by `draw`, as x = Σ_j g_j R_{:,j}, so that
+// g is never stored (no scratch, no allocation). Returns ‖g‖² for the radial rescaling.
+template <class Draw>
+double root_times_draws(const Eigen::MatrixXd& root, Draw&& draw, Eigen::Ref<Eigen::VectorXd> x) {
+  x.setZero();
+  double squared_norm = 0.0;
+  for (Eigen::Index j = 0; j < root.cols(); ++j) {
+    const double g = draw();
+    squared_norm += g * g;
+    x += g * root.col(j);
+  }
+  return squared_norm;
+}
+
+// The factor r in u = r·g that turns g into the chosen isotropic distribution (task.hpp):
+// student-t r = √((ν−2)/χ²_ν) (unit covariance since E[1/χ²_ν] = 1/(ν−2)); sphere r = √d/‖g‖;
+// gamma r = √(d·s)/‖g‖, so that ‖u‖² = d·s and E[u uᵀ] = E[s]·I = kθ·I.
+double radial_factor(const TaskSpec& spec, double squared_norm, RandomStream& rs) {
+  const double d = spec.dim;
+  switch (spec.x_dist) {
+    case XDist::kStudentT:
+      return std::sqrt((spec.dof - 2.0) / rs.gamma(0.5 * spec.dof, 2.0));
+    case XDist::kSphere:
+      return std::sqrt(d / squared_norm);
+    case XDist::kGamma:
+      return std::sqrt(d * rs.gamma(spec.gamma_shape, spec.gamma_scale) / squared_norm);
+    case XDist::kGaussian:
+    case XDist::kUniform:
+      break;
+  }
+  return 1.0;
+}
+
+// x = Σ^{1/2} u for one covariate; Σ^{1/2}(r·g) = r·(Σ^{1/2} g) lets the radius come last.
+void draw_covariate(const TaskSpec& spec, const Eigen::MatrixXd& sigma_sqrt, RandomStream& rs,
+                    Eigen::Ref<Eigen::VectorXd> x) {
+  const double squared_norm = root_times_draws(
+      sigma_sqrt, [&] { return draw_coordinate(spec.x_dist, rs); }, x);
+  const double r = radial_factor(spec, squared_norm, rs);
+  if (r != 1.0) x *= r;
+}
+
+}  // namespace
+
+TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
+                         const Eigen::MatrixXd& sigma_w)
+    : spec_(spec), sigma_(sigma), sigma_w_(sigma_w) {
+  validate(spec_);
+  check_covariance(sigma_, spec_.dim, "covariance Sigma");
+  check_covariance(sigma_w_, spec_.dim, "weight covariance Sigma_w");
+  sigma_sqrt_ = spd_roots(sigma_).sqrt;
+  sigma_w_sqrt_ = spd_roots(sigma_w_).sqrt;
+}
+
+void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
+                         Prompt& out) const {
+  const Eigen::Index columns = spec_.context + 1;
+  // No-ops (no reallocation) when the sizes already match.
+  out.x.resize(spec_.dim, columns);
+  out.y.resize(columns);
+  out.w.resize(spec_.dim);
+
+  RandomStream rs(seed, step, index);
+  root_times_draws(
+      sigma_w_sqrt_, [&rs] { return rs.normal(); }, out.w);  // w ~ N(0, Σ_w)
+  for (Eigen::Index i = 0; i < columns; ++i) {
+    draw_covariate(spec_, sigma_sqrt_, rs, out.x.col(i));
+    const double epsilon = rs.normal();
+    out.y(i) = out.w.dot(out.x.col(i)) + spec_.noise * epsilon;
+  }
+}
+
+}  // namespace linicl

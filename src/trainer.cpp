@@ -1,0 +1,127 @@
+#include "linicl/trainer.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "linicl/rng.hpp"
+
+namespace linicl {
+
+namespace {
+
+template <class T>
+void drop_rows(std::vector<T>& column, std::size_t keep) {
+  if (column.size() > keep) column.resize(keep);
+}
+
+std::size_t rows_before(const std::vector<std::int64_t>& steps, std::int64_t step) {
+  std::size_t keep = 0;
+  while (keep < steps.size() && steps[keep] < step) ++keep;
+  return keep;
+}
+
+// Evaluation prompts live at a step index no training batch reaches.
+constexpr std::uint64_t kEvalStepIndex = std::uint64_t{1} << 63;
+
+}  // namespace
+
+void Curves::drop_from(std::int64_t step) {
+  const std::size_t train_keep = rows_before(train_step, step);
+  drop_rows(train_step, train_keep);
+  drop_rows(train_loss, train_keep);
+  drop_rows(grad_norm, train_keep);
+  drop_rows(lr, train_keep);
+  const std::size_t eval_keep = rows_before(eval_step, step);
+  drop_rows(eval_step, eval_keep);
+  drop_rows(eval_loss, eval_keep);
+}
+
+const char* status_name(TrainStatus status) {
+  switch (status) {
+    case TrainStatus::kCompleted: return "completed";
+    case TrainStatus::kStopped: return "stopped";
+    case TrainStatus::kDiverged: return "diverged";
+  }
+  return "?";
+}
+
+Trainer::Trainer(const TrainConfig& config, const TaskSampler& sampler)
+    : config_(config), param_(config.parametrization()), objective_(sampler, param_) {}
+
+TrainState Trainer::initial_state(const Eigen::VectorXd* theta) const {
+  TrainState state;
+  if (theta) {
+    state.theta = *theta;
+  } else {
+    RandomStream rs(config_.seed, Purpose::kInit);
+    state.theta.resize(param_.size());
+    for (Eigen::Index i = 0; i < state.theta.size(); ++i) {
+      state.theta[i] = config_.init_std * rs.normal();
+    }
+  }
+  return state;
+}
+
+BatchSpec Trainer::train_batch(std::int64_t step) const {
+  const std::int64_t pool = config_.resample_every > 0 ? config_.resample_every : 1;
+  return {config_.seed, static_cast<std::uint64_t>(step / pool * pool), config_.batch};
+}
+
+BatchSpec Trainer::eval_batch() const { return {config_.eval_seed, kEvalStepIndex, config_.eval_batch}; }
+
+double Trainer::eval_loss(const Eigen::VectorXd& theta) {
+  return objective_.evaluate(theta, eval_batch(), nullptr);
+}
+
+TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserver& observer) {
+  const OptimizerSpec opt = config_.optimizer_spec();
+  const ScheduleSpec schedule = config_.schedule_spec();
+  const ClipMode clip_mode = parse_clip_mode(config_.clip_mode);
+  Curves& curves = state.curves;
+  curves.drop_from(state.step);  // a resumed run recomputes the closing evaluation row
+  TrainState last_good = state;
+
+  auto diverge = [&](const std::string& what, std::int64_t step) {
+    const std::int64_t good = last_good.step;
+    state = std::move(last_good);
+    state.curves.drop_from(good);
+    return TrainOutcome{TrainStatus::kDiverged,
+                        what + " at step " + std::to_string(step) +
+                            "; rolled back to step " + std::to_string(good)};
+  };
+
+  for (std::int64_t t = state.step; t < stop_step; ++t) {
+    if (t % config_.eval_every == 0) {
+      curves.eval_step.push_back(t);
+      curves.eval_loss.push_back(eval_loss(state.theta));
+    }
+    const double loss = objective_.evaluate(state.theta, train_batch(t), &grad_);
+    if (!std::isfinite(loss)) return diverge("non-finite training loss", t);
+    if (!grad_.allFinite()) return diverge("non-finite gradient", t);
+    last_good.theta = state.theta;
+    last_good.optimizer = state.optimizer;
+    last_good.step = t;
+
+    const double lr = learning_rate(schedule, config_.lr, t);
+    const double grad_norm = clip_gradient(grad_, config_.clip, clip_mode, param_.blocks());
+    curves.train_step.push_back(t);
+    curves.train_loss.push_back(loss);
+    curves.grad_norm.push_back(grad_norm);
+    curves.lr.push_back(lr);
+
+    optimizer_step(opt, lr, grad_, state.theta, state.optimizer);
+    state.step = t + 1;
+    if (!state.theta.allFinite()) return diverge("non-finite weights after the update", t);
+    observer.on_step(state);
+    if (config_.checkpoint_every > 0 && state.step % config_.checkpoint_every == 0 &&
+        state.step < stop_step) {
+      observer.on_checkpoint(state);
+    }
+  }
+  if (state.step < config_.steps) return {TrainStatus::kStopped, ""};
+  curves.eval_step.push_back(state.step);
+  curves.eval_loss.push_back(eval_loss(state.theta));
+  return {TrainStatus::kCompleted, ""};
+}
+
+}  // namespace linicl

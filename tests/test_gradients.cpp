@@ -1,0 +1,126 @@
+// Hand-derived gradients (§4) against central finite differences in double precision.
+#include <catch2/catch.hpp>
+
+#include <omp.h>
+
+#include "fixtures.hpp"
+#include "linicl/objective.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+namespace {
+
+// The §4 tolerance: |a − b| ≤ 1e-6 + 1e-4·max(|a|, |b|) for every entry.
+void check_against_finite_differences(const Parametrization& param, const TaskSampler& sampler,
+                                      std::uint64_t seed) {
+  BatchObjective objective(sampler, param);
+  const BatchSpec batch{seed, 3, 6};
+  RandomStream rs(seed, Purpose::kInit);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
+  Eigen::VectorXd grad;
+  objective.evaluate(theta, batch, &grad);
+  REQUIRE(grad.size() == param.size());
+  const double h = 1e-5;
+  int bad = 0;
+  for (Eigen::Index i = 0; i < theta.size(); ++i) {
+    Eigen::VectorXd plus = theta, minus = theta;
+    plus[i] += h;
+    minus[i] -= h;
+    const double numeric =
+        (objective.evaluate(plus, batch, nullptr) - objective.evaluate(minus, batch, nullptr)) /
+        (2 * h);
+    const double tolerance = 1e-6 + 1e-4 * std::max(std::abs(numeric), std::abs(grad[i]));
+    if (std::abs(numeric - grad[i]) > tolerance) {
+      ++bad;
+      UNSCOPED_INFO("entry " << i << ": analytic " << grad[i] << ", numeric " << numeric);
+    }
+  }
+  CHECK(bad == 0);
+  CHECK(grad.norm() > 1e-3);  // a vanishing gradient would pass any comparison
+}
+
+}  // namespace
+
+TEST_CASE("gradients match central differences for every parametrization") {
+  const Param params[] = {Param::kFull, Param::kPgd, Param::kGdpp};
+  for (Param p : params) {
+    for (int layers = 1; layers <= 4; ++layers) {
+      for (int heads = 1; heads <= 2; ++heads) {
+        for (bool shared : {false, true}) {
+          for (double noise : {0.0, 0.5}) {
+            const TaskSampler sampler = make_sampler(3, 5, noise, 4.0);
+            const Parametrization param(p, 3, layers, heads, shared);
+            INFO(param_name(p) << " L = " << layers << " H = " << heads << " shared = " << shared
+                               << " noise = " << noise);
+            check_against_finite_differences(param, sampler, 100 * layers + 10 * heads + shared);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("directional derivatives match on a large model") {
+  const TaskSampler sampler = make_sampler(10, 30, 0.5, 10.0);
+  const Parametrization param(Param::kFull, 10, 4, 2, false);
+  BatchObjective objective(sampler, param);
+  const BatchSpec batch{9, 0, 40};
+  RandomStream rs(77, 0);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.05);
+  Eigen::VectorXd grad;
+  objective.evaluate(theta, batch, &grad);
+  for (int trial = 0; trial < 5; ++trial) {
+    Eigen::VectorXd u = random_matrix(param.size(), 1, rs);
+    u.normalize();
+    const double h = 1e-5;
+    const double numeric = (objective.evaluate(theta + h * u, batch, nullptr) -
+                            objective.evaluate(theta - h * u, batch, nullptr)) /
+                           (2 * h);
+    const double analytic = grad.dot(u);
+    INFO("trial " << trial << ": analytic " << analytic << ", numeric " << numeric);
+    CHECK(std::abs(analytic - numeric) <= 1e-6 + 1e-5 * std::abs(analytic));
+  }
+}
+
+TEST_CASE("loss and gradient are bit-identical for 1 and 2 threads") {
+  const TaskSampler sampler = make_sampler(5, 20, 0.1, 10.0);
+  const Parametrization param(Param::kFull, 5, 3, 1, false);
+  RandomStream rs(5, 0);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.2);
+  const BatchSpec batch{42, 7, 1000};
+  Eigen::VectorXd grad_one, grad_two;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  BatchObjective one(sampler, param);
+  const double loss_one = one.evaluate(theta, batch, &grad_one);
+  omp_set_num_threads(2);
+  BatchObjective two(sampler, param);
+  const double loss_two = two.evaluate(theta, batch, &grad_two);
+  omp_set_num_threads(saved);
+  CHECK(loss_one == loss_two);
+  CHECK(grad_one == grad_two);
+}
+
+TEST_CASE("the batch loss is the mean squared error of the predictions") {
+  const TaskSampler sampler = make_sampler(3, 4, 0.2);
+  const Parametrization param(Param::kFull, 3, 2, 1, false);
+  RandomStream rs(6, 0);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
+  Weights w = param.make_weights();
+  param.expand(theta, w);
+  BatchObjective objective(sampler, param);
+  const BatchSpec batch{1, 2, 70};  // not a multiple of the chunk size
+  double expected = 0.0;
+  Prompt prompt;
+  EmbeddedPrompt embedded;
+  Tape tape;
+  Workspace ws;
+  for (int b = 0; b < batch.size; ++b) {
+    sampler.sample(batch.seed, batch.step, b, prompt);
+    embed(prompt, embedded);
+    const double r = forward(w, embedded, tape, ws) - prompt.y(4);
+    expected += r * r;
+  }
+  CHECK(objective.evaluate(theta, batch, nullptr) == Approx(expected / batch.size).epsilon(1e-14));
+}

@@ -1,0 +1,136 @@
+// The O(n·d²) model against the literal §3.2 form, and the facts of §3.6.
+#include <catch2/catch.hpp>
+
+#include "fixtures.hpp"
+#include "linicl/model.hpp"
+#include "linicl/parametrization.hpp"
+#include "reference_model.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+namespace {
+
+double predict(const Weights& w, const Prompt& prompt) {
+  EmbeddedPrompt embedded;
+  embed(prompt, embedded);
+  Tape tape;
+  Workspace ws;
+  return forward(w, embedded, tape, ws);
+}
+
+double relative_error(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
+
+}  // namespace
+
+TEST_CASE("forward equals the literal attention form for any depth and head count") {
+  const TaskSampler sampler = make_sampler(4, 9, 0.3, 5.0);
+  Prompt prompt;
+  for (int layers = 1; layers <= 4; ++layers) {
+    for (int heads = 1; heads <= 2; ++heads) {
+      const Weights w = random_weights(layers, heads, 4, 10 * layers + heads);
+      for (int b = 0; b < 3; ++b) {
+        sampler.sample(1, 0, b, prompt);
+        const double expected = reference_prediction(w, prompt);
+        INFO("L = " << layers << ", H = " << heads << ", prompt " << b);
+        CHECK(relative_error(predict(w, prompt), expected) < 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("the query never influences the context: predictions are linear in x_{n+1}") {
+  const TaskSampler sampler = make_sampler(3, 7);
+  Prompt prompt;
+  sampler.sample(2, 0, 0, prompt);
+  const Weights w = random_weights(3, 2, 3, 4);
+  const Eigen::VectorXd xq = prompt.x.col(7);
+  const double base = predict(w, prompt);
+  prompt.x.col(7) = 2.5 * xq;
+  CHECK(relative_error(predict(w, prompt), 2.5 * base) < 1e-12);
+}
+
+TEST_CASE("induced weights reproduce the prediction after every layer") {
+  const TaskSampler sampler = make_sampler(5, 12, 0.5, 10.0);
+  Prompt prompt;
+  sampler.sample(3, 1, 2, prompt);
+  EmbeddedPrompt embedded;
+  embed(prompt, embedded);
+  const Weights w = random_weights(4, 2, 5, 8);
+  const Eigen::MatrixXd induced = induced_weights(w, embedded);
+  REQUIRE(induced.cols() == 5);
+  CHECK(induced.col(0).norm() == 0.0);
+  const auto zs = reference_forward(w, prompt);
+  for (int l = 0; l <= 4; ++l) {
+    const double from_model = -zs[l](5, 12);
+    const double from_weights = induced.col(l).dot(prompt.x.col(12));
+    INFO("layer " << l);
+    CHECK(relative_error(from_weights, from_model) < 1e-12);
+  }
+}
+
+TEST_CASE("L pgd layers are exactly L steps of preconditioned gradient descent (§3.6)") {
+  const int d = 4, n = 10, layers = 3;
+  const TaskSampler sampler = make_sampler(d, n, 0.2, 4.0);
+  Prompt prompt;
+  sampler.sample(4, 0, 0, prompt);
+  const Parametrization param(Param::kPgd, d, layers, 1, false);
+  RandomStream rs(11, 0);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.4);
+  Weights w = param.make_weights();
+  param.expand(theta, w);
+
+  // w_{ℓ+1} = w_ℓ − Γ_ℓ ∇R(w_ℓ), ∇R(w) = (1/n) Σ_i x_i (x_iᵀw − y_i), Γ_ℓ = A_ℓᵀ.
+  const Eigen::MatrixXd x = prompt.x.leftCols(n);
+  const Eigen::VectorXd y = prompt.y.head(n);
+  std::vector<Eigen::VectorXd> iterates = {Eigen::VectorXd::Zero(d)};
+  for (int l = 0; l < layers; ++l) {
+    const Eigen::VectorXd grad = x * (x.transpose() * iterates.back() - y) / n;
+    iterates.push_back(iterates.back() - effective_preconditioner(w, l) * grad);
+  }
+  EmbeddedPrompt embedded;
+  embed(prompt, embedded);
+  const Eigen::MatrixXd induced = induced_weights(w, embedded);
+  const auto zs = reference_forward(w, prompt);
+  for (int l = 0; l <= layers; ++l) {
+    INFO("layer " << l);
+    CHECK((induced.col(l) - iterates[l]).norm() <= 1e-12 * iterates[layers].norm());
+    // The y-row holds the residuals y_i − x_iᵀw_ℓ and, at the query, −x_{n+1}ᵀw_ℓ.
+    Eigen::VectorXd expected_row(n + 1);
+    expected_row.head(n) = y - x.transpose() * iterates[l];
+    expected_row(n) = -prompt.x.col(n).dot(iterates[l]);
+    CHECK((zs[l].row(d).transpose() - expected_row).norm() <= 1e-12 * expected_row.norm());
+  }
+}
+
+TEST_CASE("gdpp layers move the covariates by (I − B S A) (§3.6)") {
+  const int d = 3, n = 8;
+  const TaskSampler sampler = make_sampler(d, n, 0.0, 3.0);
+  Prompt prompt;
+  sampler.sample(5, 0, 0, prompt);
+  const Parametrization param(Param::kGdpp, d, 1, 1, false);
+  RandomStream rs(12, 0);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.5);
+  Weights w = param.make_weights();
+  param.expand(theta, w);
+  const Eigen::MatrixXd a = -w.q(0, 0).topLeftCorner(d, d);
+  const Eigen::MatrixXd b = w.p(0, 0).topLeftCorner(d, d);
+  const Eigen::MatrixXd s = prompt.x.leftCols(n) * prompt.x.leftCols(n).transpose() / n;
+  const Eigen::MatrixXd expected =
+      (Eigen::MatrixXd::Identity(d, d) - b * s * a) * prompt.x;  // all n+1 columns
+  const Eigen::MatrixXd moved = reference_forward(w, prompt)[1].topRows(d);
+  CHECK((moved - expected).norm() <= 1e-12 * expected.norm());
+}
+
+TEST_CASE("(cP, Q/c) leaves every head unchanged") {
+  const TaskSampler sampler = make_sampler(3, 6);
+  Prompt prompt;
+  sampler.sample(6, 0, 0, prompt);
+  Weights w = random_weights(2, 2, 3, 21);
+  const double before = predict(w, prompt);
+  w.p(1, 0) *= 3.0;
+  w.q(1, 0) /= 3.0;
+  w.p(0, 1) *= -0.5;
+  w.q(0, 1) /= -0.5;
+  CHECK(relative_error(predict(w, prompt), before) < 1e-12);
+}
