@@ -56,14 +56,17 @@ void TrainConfig::check() const {
             show(spectrum.size()) + " values");
     for (double v : spectrum) require(finite(v) && v > 0.0, "spectrum", "values > 0", v);
   }
-  require(cov != "file" || !cov_file.empty(), "cov-file", "given with --cov file", "nothing");
+  require((cov == "file") == !cov_file.empty(), "cov-file", "given exactly when --cov is file",
+          "'" + cov_file + "' with --cov " + cov);
+  require(cov == "spectrum" || spectrum.empty(), "spectrum", "given only with --cov spectrum",
+          "a list with --cov " + cov);
   require_choice(x_dist, "x-dist", {"gaussian", "uniform", "student-t", "sphere", "gamma"});
   require(finite(dof) && dof > 2.0, "dof", "> 2", dof);
   require(finite(gamma_shape) && gamma_shape > 0.0, "gamma-shape", "> 0", gamma_shape);
   require(finite(gamma_scale) && gamma_scale > 0.0, "gamma-scale", "> 0", gamma_scale);
   require_choice(w_cov, "w-cov", {"identity", "inverse", "file"});
-  require(w_cov != "file" || !w_cov_file.empty(), "w-cov-file", "given with --w-cov file",
-          "nothing");
+  require((w_cov == "file") == !w_cov_file.empty(), "w-cov-file",
+          "given exactly when --w-cov is file", "'" + w_cov_file + "' with --w-cov " + w_cov);
   require(finite(noise) && noise >= 0.0, "noise", ">= 0", noise);
   require(layers >= 1, "layers", ">= 1", layers);
   require(heads >= 1, "heads", ">= 1", heads);

@@ -120,8 +120,8 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
   out.w.resize(spec_.dim);
 
   RandomStream rs(seed, step, index);
-  root_times_draws(
-      sigma_w_sqrt_, [&rs] { return rs.normal(); }, out.w);  // w ~ N(0, Σ_w)
+  const auto normal = [&rs] { return rs.normal(); };
+  root_times_draws(sigma_w_sqrt_, normal, out.w);  // w = Σ_w^{1/2} g ~ N(0, Σ_w)
   for (Eigen::Index i = 0; i < columns; ++i) {
     draw_covariate(spec_, sigma_sqrt_, rs, out.x.col(i));
     const double epsilon = rs.normal();

@@ -79,15 +79,20 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
   const ClipMode clip_mode = parse_clip_mode(config_.clip_mode);
   Curves& curves = state.curves;
   curves.drop_from(state.step);  // a resumed run recomputes the closing evaluation row
-  TrainState last_good = state;
+  // The last state whose loss was finite, with its optimizer state: where a divergence
+  // rolls back to (the curves are cut back to it as well).
+  Eigen::VectorXd good_theta = state.theta;
+  OptimizerState good_optimizer = state.optimizer;
+  std::int64_t good_step = state.step;
 
   auto diverge = [&](const std::string& what, std::int64_t step) {
-    const std::int64_t good = last_good.step;
-    state = std::move(last_good);
-    state.curves.drop_from(good);
-    return TrainOutcome{TrainStatus::kDiverged,
-                        what + " at step " + std::to_string(step) +
-                            "; rolled back to step " + std::to_string(good)};
+    state.theta = std::move(good_theta);
+    state.optimizer = std::move(good_optimizer);
+    state.step = good_step;
+    curves.drop_from(good_step);
+    return TrainOutcome{TrainStatus::kDiverged, what + " at step " + std::to_string(step) +
+                                                    "; rolled back to step " +
+                                                    std::to_string(good_step)};
   };
 
   for (std::int64_t t = state.step; t < stop_step; ++t) {
@@ -98,9 +103,9 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     const double loss = objective_.evaluate(state.theta, train_batch(t), &grad_);
     if (!std::isfinite(loss)) return diverge("non-finite training loss", t);
     if (!grad_.allFinite()) return diverge("non-finite gradient", t);
-    last_good.theta = state.theta;
-    last_good.optimizer = state.optimizer;
-    last_good.step = t;
+    good_theta = state.theta;
+    good_optimizer = state.optimizer;
+    good_step = t;
 
     const double lr = learning_rate(schedule, config_.lr, t);
     const double grad_norm = clip_gradient(grad_, config_.clip, clip_mode, param_.blocks());

@@ -205,6 +205,14 @@ TEST_CASE("covariance: check_covariance rejects bad matrices", "[covariance]") {
                       Contains("Sigma_w:") && Contains("not positive definite"));
   Eigen::MatrixXd singular = Eigen::MatrixXd::Ones(4, 4);  // rank 1, PSD but not PD
   REQUIRE_THROWS_WITH(check_covariance(singular, 4, "Sigma_w"), Contains("not positive definite"));
+  // Rank 2 (the Gram matrix of a 3×2 factor): Cholesky succeeds on rounding, only the eigenvalue
+  // check (smallest ≈ -1.6e-17) rejects it.
+  Eigen::MatrixXd rounding_psd(3, 3);
+  rounding_psd << 10.827622921748517, 2.1031217927832917, 1.0633247788749147,  //
+      2.1031217927832917, 0.40852646570038065, 0.20655510971849297,            //
+      1.0633247788749147, 0.20655510971849297, 0.10443834208263594;
+  REQUIRE_THROWS_WITH(check_covariance(rounding_psd, 3, "Sigma"),
+                      Contains("not positive definite"));
 }
 
 TEST_CASE("covariance: spd_roots of an ill-conditioned matrix", "[covariance]") {

@@ -230,7 +230,7 @@ TEST_CASE("task: a prompt depends only on (seed, step, index)", "[task]") {
   const int count = 64;
   std::vector<Prompt> serial(count), parallel(count);
   for (int b = 0; b < count; ++b) sampler.sample(7, 3, b, serial[b]);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(4)
   for (int b = count - 1; b >= 0; --b) sampler.sample(7, 3, b, parallel[b]);
   int mismatches = 0;
   for (int b = 0; b < count; ++b) mismatches += identical(serial[b], parallel[b]) ? 0 : 1;

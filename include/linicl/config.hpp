@@ -38,11 +38,11 @@ struct TrainConfig {
   int heads = 1;
   std::string param = "full";
   bool share_weights = false;
-  double init_std = 0.1;
+  double init_std = 0.02;
   std::string init;
   // Optimization (§5)
   std::string optimizer = "adam";
-  double lr = 2e-3;
+  double lr = 1e-2;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 
 struct TrainArgs {
   TrainConfig config;
+  std::string config_file;
   std::string out;
   bool force = false;
   std::string resume;
@@ -49,7 +51,11 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
       option = cmd.add_option(flags, field, help);
     }
     option->capture_default_str();
-    if constexpr (std::is_same_v<T, std::vector<double>>) option->delimiter(',');
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      option->delimiter(',');
+    } else {
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last one given wins
+    }
     args.run_options.push_back(option);
     if (std::string(name) == "steps") args.steps_option = option;
   });
@@ -65,6 +71,47 @@ std::string default_output_path(std::uint64_t seed) {
   return path;
 }
 
+std::string trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  const auto last = text.find_last_not_of(" \t\r");
+  return text.substr(first, last - first + 1);
+}
+
+// Reads `name = value` lines (# starts a comment; [sections] are ignored) into the options
+// that the command line did not set: the command line wins. Unknown names are refused.
+void apply_config_file(const std::string& path, const TrainArgs& args) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("--config: cannot read '" + path + "'");
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty() || line.front() == '[') continue;
+    const auto equals = line.find('=');
+    const std::string where = "--config: " + path + ":" + std::to_string(number) + ": ";
+    if (equals == std::string::npos) throw std::invalid_argument(where + "expected 'name = value'");
+    const std::string name = trim(line.substr(0, equals));
+    std::string value = trim(line.substr(equals + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    CLI::Option* option = nullptr;
+    for (CLI::Option* candidate : args.run_options) {
+      if (candidate->check_lname(name)) option = candidate;
+    }
+    if (option == nullptr) throw std::invalid_argument(where + "unknown option '" + name + "'");
+    if (option->count() > 0) continue;
+    try {
+      option->clear();
+      option->add_result(value);
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw std::invalid_argument(where + "bad value for " + name + ": " + e.what());
+    }
+  }
+}
+
 // Refuses an output path that exists (unless --force) or whose folder does not.
 void check_output_path(const std::string& path, bool force) {
   if (fs::exists(path) && !force) {
@@ -77,10 +124,19 @@ void check_output_path(const std::string& path, bool force) {
   }
 }
 
+// Runs `read` and prefixes the message of anything it throws with the option's name.
+template <class Read>
+auto prefix_errors(const std::string& option, Read&& read) {
+  try {
+    return read();
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(option + ": " + e.what());
+  }
+}
+
 // θ from the final weights of another run of the same shape (--init).
 Eigen::VectorXd initial_theta(const TrainConfig& config) {
-  const h5::File file = open_run(config.init);
-  const Weights weights = read_weights(file);
+  const Weights weights = prefix_errors("--init", [&] { return read_weights(open_run(config.init)); });
   if (weights.dim != config.dim || weights.layers != config.layers ||
       weights.heads != config.heads) {
     throw std::invalid_argument("--init: '" + config.init + "' has d = " +
@@ -152,13 +208,16 @@ int run_train(TrainArgs& args, const std::string& command) {
   RunRecord run;
   std::string out = args.out;
   if (!args.resume.empty()) {
+    if (!args.config_file.empty()) {
+      throw std::invalid_argument("--config: a resumed run keeps its own config");
+    }
     for (CLI::Option* option : args.run_options) {
       if (option->count() > 0 && option != args.steps_option) {
         throw std::invalid_argument(option->get_name() +
                                     ": a resumed run keeps its own config; only --steps may change");
       }
     }
-    run = load_run(args.resume);
+    run = prefix_errors("--resume", [&] { return load_run(args.resume); });
     if (run.status == "diverged") {
       throw std::invalid_argument("--resume: '" + args.resume + "' diverged (" + run.reason +
                                   "); start a new run from it with --init and a smaller --lr");
@@ -175,6 +234,7 @@ int run_train(TrainArgs& args, const std::string& command) {
       check_output_path(out, args.force);
     }
   } else {
+    if (!args.config_file.empty()) apply_config_file(args.config_file, args);
     run.config = args.config;
     run.config.check();
     if (out.empty()) {
@@ -229,8 +289,8 @@ int run_train(TrainArgs& args, const std::string& command) {
 Runner add_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "train a linear transformer and save the run file");
   auto args = std::make_shared<TrainArgs>();
-  cmd->set_config("--config", "", "read options from a file of 'name = value' lines");
-  cmd->allow_config_extras(false);
+  cmd->add_option("--config", args->config_file,
+                  "read options from a file of 'name = value' lines (the command line wins)");
   add_run_options(*cmd, *args);
   cmd->add_option("-o,--out", args->out,
                   "run file to write (default: a new file under runs/, never overwritten)");

@@ -1,0 +1,188 @@
+// `linicl train` end to end: refusals, bit-exact resume and threads, divergence, config files.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "linicl/run_file.hpp"
+#include "support.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+namespace {
+
+const std::string kSmall =
+    " -d 3 -n 6 -L 2 --batch 64 --steps 40 --eval-every 10 --eval-batch 128 --checkpoint-every 10";
+
+CommandResult run_linicl(const std::string& dir, const std::string& args,
+                     const std::string& env = "") {
+  return run_command("cd '" + dir + "' && " + env + " '" LINICL_BINARY "' " + args);
+}
+
+// Every file of a folder with its bytes: what a refused command must leave as it was.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files[entry.path().string()] = read_bytes(entry.path().string());
+  }
+  return files;
+}
+
+void require_same_run(const RunRecord& a, const RunRecord& b) {
+  CHECK(a.state.step == b.state.step);
+  CHECK(a.state.theta == b.state.theta);  // bitwise
+  CHECK(a.state.optimizer.first == b.state.optimizer.first);
+  CHECK(a.state.optimizer.second == b.state.optimizer.second);
+  CHECK(a.state.optimizer.steps == b.state.optimizer.steps);
+  CHECK(a.state.curves.train_step == b.state.curves.train_step);
+  CHECK(a.state.curves.train_loss == b.state.curves.train_loss);
+  CHECK(a.state.curves.grad_norm == b.state.curves.grad_norm);
+  CHECK(a.state.curves.lr == b.state.curves.lr);
+  CHECK(a.state.curves.eval_step == b.state.curves.eval_step);
+  CHECK(a.state.curves.eval_loss == b.state.curves.eval_loss);
+}
+
+}  // namespace
+
+TEST_CASE("bad input is refused with the option's name, and nothing is changed") {
+  TempDir dir;
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o existing.h5").exit_code == 0);
+  std::ofstream(dir.file("text.h5")) << "not hdf5\n";
+  std::ofstream(dir.file("unknown.ini")) << "dim = 3\nbogus = 1\n";
+  const auto before = snapshot(dir.path());
+
+  const std::pair<std::string, std::string> cases[] = {
+      {"-d 0", "--dim"},
+      {"--dim -3", "--dim"},
+      {"-n 0", "--context"},
+      {"--param sparse", "--param"},
+      {"--optimizer lbfgs", "--optimizer"},
+      {"--lr -0.1", "--lr"},
+      {"--cov kappa --kappa 0.5", "--kappa"},
+      {"--init missing.h5", "--init"},
+      {"--init text.h5", "--init"},
+      {"--resume missing.h5", "--resume"},
+      {"--resume text.h5", "--resume"},
+      {"--cov file --cov-file missing.h5", "--cov-file"},
+      {"--cov file --cov-file text.h5", "--cov-file"},
+      {"-o existing.h5", "--out"},
+      {"--config unknown.ini", "bogus"},
+      {"--x-dist student-t --dof 2", "--dof"},
+      {"--noise -1", "--noise"},
+      {"--resume existing.h5 --lr 0.1", "--lr"},
+  };
+  for (const auto& [args, expected] : cases) {
+    const CommandResult result = run_linicl(dir.path(), "train " + args);
+    INFO("linicl train " << args << "\n" << result.output);
+    CHECK(result.exit_code != 0);
+    CHECK_THAT(result.output, Catch::Contains(expected));
+    CHECK_THAT(result.output, Catch::Contains("error"));
+  }
+  CHECK(snapshot(dir.path()) == before);
+  CHECK(!std::filesystem::exists(dir.file("runs")));
+}
+
+TEST_CASE("results are bit-identical for 1 and 2 threads") {
+  TempDir dir;
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o one.h5", "OMP_NUM_THREADS=1").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o two.h5 --threads 2").exit_code == 0);
+  require_same_run(load_run(dir.file("one.h5")), load_run(dir.file("two.h5")));
+}
+
+TEST_CASE("a resumed run ends bit-identical to an uninterrupted one") {
+  TempDir dir;
+  for (const std::string extra : {"", " --resample-every 7 --schedule step --decay-every 15",
+                                   " --optimizer sgd --nesterov --warmup 5"}) {
+    INFO("options:" << extra);
+    REQUIRE(run_linicl(dir.path(), "train" + kSmall + extra + " -o whole.h5 --force").exit_code == 0);
+    REQUIRE(run_linicl(dir.path(), "train" + kSmall + extra + " --stop-at 17 -o part.h5 --force")
+                .exit_code == 0);
+    const RunRecord part = load_run(dir.file("part.h5"));
+    CHECK(part.status == "stopped");
+    CHECK(part.state.step == 17);
+    REQUIRE(run_linicl(dir.path(), "train --resume part.h5").exit_code == 0);
+    const RunRecord resumed = load_run(dir.file("part.h5"));
+    CHECK(resumed.status == "completed");
+    require_same_run(resumed, load_run(dir.file("whole.h5")));
+  }
+}
+
+TEST_CASE("resuming with more steps extends a constant-schedule run exactly") {
+  TempDir dir;
+  const std::string base = kSmall + " --schedule constant";
+  REQUIRE(run_linicl(dir.path(), "train" + base + " -o short.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train --resume short.h5 --steps 55 -o longer.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + base + " --steps 55 -o long.h5").exit_code == 0);
+  require_same_run(load_run(dir.file("longer.h5")), load_run(dir.file("long.h5")));
+  CHECK(load_run(dir.file("short.h5")).state.step == 40);  // the source run is untouched
+}
+
+TEST_CASE("a diverging run stops with its last good state and a reason") {
+  TempDir dir;
+  const CommandResult result =
+      run_linicl(dir.path(), "train" + kSmall + " --optimizer sgd --momentum 0 --lr 1e4 -o d.h5");
+  INFO(result.output);
+  CHECK(result.exit_code == 3);
+  CHECK_THAT(result.output, Catch::Contains("diverged"));
+  const RunRecord run = load_run(dir.file("d.h5"));
+  CHECK(run.status == "diverged");
+  CHECK_THAT(run.reason, Catch::Contains("non-finite"));
+  CHECK(run.state.theta.allFinite());
+  CHECK(run.state.step < 40);
+  for (double loss : run.state.curves.train_loss) CHECK(std::isfinite(loss));
+  CHECK(static_cast<std::int64_t>(run.state.curves.train_step.size()) == run.state.step);
+  const CommandResult again = run_linicl(dir.path(), "train --resume d.h5");
+  CHECK(again.exit_code != 0);
+  CHECK_THAT(again.output, Catch::Contains("--init"));
+}
+
+TEST_CASE("a config file sets options, the command line overrides it, and both are recorded") {
+  TempDir dir;
+  std::ofstream(dir.file("run.ini")) << "# a small run\ndim = 2\ncontext = 4\nlayers = 1\n"
+                                        "param = pgd\nsteps = 5\nbatch = 32\nrotate = true\n"
+                                        "cov = spectrum\nspectrum = 3, 1\n";
+  REQUIRE(run_linicl(dir.path(), "train --config run.ini --steps 6 -o c.h5").exit_code == 0);
+  const RunRecord run = load_run(dir.file("c.h5"));
+  CHECK(run.config.dim == 2);
+  CHECK(run.config.param == "pgd");
+  CHECK(run.config.rotate);
+  CHECK(run.config.steps == 6);
+  CHECK(run.config.spectrum == std::vector<double>{3.0, 1.0});
+  CHECK(run.sigma.trace() == Approx(2.0));
+  CHECK(run.sigma.selfadjointView<Eigen::Lower>().eigenvalues().maxCoeff() == Approx(1.5));
+  CHECK_THAT(run.command, Catch::Contains("--config run.ini --steps 6"));
+}
+
+TEST_CASE("--force replaces a run, --init starts from another run's weights") {
+  TempDir dir;
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o a.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --seed 3 -o a.h5 --force").exit_code == 0);
+  CHECK(load_run(dir.file("a.h5")).config.seed == 3);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --steps 1 --init a.h5 -o b.h5").exit_code == 0);
+  const RunRecord a = load_run(dir.file("a.h5")), b = load_run(dir.file("b.h5"));
+  // b starts from a's final weights: the same evaluation set scores them identically.
+  CHECK(b.state.curves.eval_loss.front() == a.state.curves.eval_loss.back());
+  CHECK(b.state.curves.eval_loss.front() != b.state.curves.eval_loss.back());
+  const CommandResult wrong = run_linicl(dir.path(), "train -d 4 --init a.h5 -o c.h5");
+  CHECK(wrong.exit_code != 0);
+  CHECK_THAT(wrong.output, Catch::Contains("--init"));
+}
+
+TEST_CASE("inspect prints the config, curves, blocks and the preconditioner") {
+  TempDir dir;
+  REQUIRE(run_linicl(dir.path(), "train -d 2 -n 5 -L 1 --param pgd --steps 3 --batch 16 -o p.h5")
+              .exit_code == 0);
+  const CommandResult result = run_linicl(dir.path(), "inspect p.h5");
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+  for (const char* part : {"param", "pgd", "train loss", "P_xx", "Q_yy",
+                           "effective preconditioner Gamma", "Gamma*", "relative distance"}) {
+    CHECK_THAT(result.output, Catch::Contains(part));
+  }
+  std::ofstream(dir.file("plain.txt")) << "x";
+  const CommandResult bad = run_linicl(dir.path(), "inspect plain.txt");
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.output, Catch::Contains("not an HDF5 file"));
+}
