@@ -46,7 +46,8 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
     const std::string flags = (found == kShort.end() ? "" : found->second) + "--" + name;
     CLI::Option* option;
     if constexpr (std::is_same_v<T, bool>) {
-      option = cmd.add_flag(flags + ",!--no-" + name, field, help);
+      option = cmd.add_flag(flags + ",!--no-" + name, field,
+                            std::string(help) + (field ? " (default: on)" : " (default: off)"));
     } else {
       option = cmd.add_option(flags, field, help);
     }
