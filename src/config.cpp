@@ -18,8 +18,9 @@ std::string show(const T& value) {
 // Throws "--name must be <rule> (got value)" unless ok.
 template <class T>
 void require(bool ok, const char* name, const char* rule, const T& value) {
-  if (!ok) throw std::invalid_argument(std::string("--") + name + " must be " + rule +
-                                       " (got " + show(value) + ")");
+  if (!ok)
+    throw std::invalid_argument(std::string("--") + name + " must be " + rule + " (got " +
+                                show(value) + ")");
 }
 
 void require_choice(const std::string& value, const char* name,
@@ -33,7 +34,9 @@ void require_choice(const std::string& value, const char* name,
                               value + "')");
 }
 
-bool finite(double x) { return std::isfinite(x); }
+bool finite(double x) {
+  return std::isfinite(x);
+}
 
 XDist parse_x_dist(const std::string& name) {
   if (name == "uniform") return XDist::kUniform;

@@ -1,17 +1,9 @@
 // Covariances Σ = U diag(λ) Uᵀ of the covariates (DESIGN §2).
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen 3.4's SelfAdjointEigenSolver
-// (known: PDAL/PDAL#4102); the CMake build sees Eigen as a system header and stays quiet anyway.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "linicl/covariance.hpp"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -127,13 +119,17 @@ void check_covariance(const Eigen::MatrixXd& m, int dim, const std::string& what
     detail << "the matrix is not symmetric (max |M - M^T| = " << asymmetry << ")";
     fail(detail.str());
   }
-  // Cholesky is the cheap test; the eigenvalue catches pivots that are positive only by rounding.
-  const bool cholesky_ok = m.llt().info() == Eigen::Success;
-  const double smallest =
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m, Eigen::EigenvaluesOnly).eigenvalues()(0);
-  if (!cholesky_ok || !(smallest > 0.0)) {
+  // Positive definite in floating point: Cholesky succeeds and λ_min > d·ε·λ_max. The eigenvalues
+  // are only accurate to about ε·λ_max, so a smaller λ_min is numerically zero (the rank tolerance
+  // of numpy.linalg.matrix_rank); Cholesky alone accepts a singular matrix whose pivots come out
+  // positive by rounding.
+  const Eigen::VectorXd lambda =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m, Eigen::EigenvaluesOnly).eigenvalues();
+  const double zero_below = dim * std::numeric_limits<double>::epsilon() * lambda(dim - 1);
+  if (m.llt().info() != Eigen::Success || !(lambda(0) > zero_below)) {
     std::ostringstream detail;
-    detail << "the matrix is not positive definite (smallest eigenvalue " << smallest << ")";
+    detail << "the matrix is not positive definite (eigenvalues from " << lambda(0) << " to "
+           << lambda(dim - 1) << "; below " << zero_below << " counts as 0)";
     fail(detail.str());
   }
 }

@@ -94,8 +94,8 @@ double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Works
 //   P̄_h = (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h = (1/n) G_ℓ P_hᵀ K̄                      (§4.1)
 //   q̄ = Aᵀ q̄',   Ḡ = Aᵀ Ḡ' A + (1/n) Σ_h P_hᵀ K̄ Q_hᵀ
 // At the top layer Ḡ' = 0, since the readout sees only q_L.
-void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape,
-              double dloss_dpred, Weights& grad, Workspace& ws) {
+void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
+              Weights& grad, Workspace& ws) {
   const int d = w.dim;
   const double inv_n = 1.0 / prompt.context;
   ws.query_grad.setZero();

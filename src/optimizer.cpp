@@ -1,9 +1,14 @@
 #include "linicl/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 namespace linicl {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+}  // namespace
 
 OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "adam") return OptimizerKind::kAdam;
@@ -57,13 +62,15 @@ double learning_rate(const ScheduleSpec& spec, double base_lr, std::int64_t step
   if (step < spec.warmup) return base_lr * static_cast<double>(step + 1) / spec.warmup;
   const double after = static_cast<double>(step - spec.warmup);
   switch (spec.kind) {
-    case ScheduleKind::kConstant: return base_lr;
+    case ScheduleKind::kConstant:
+      return base_lr;
     case ScheduleKind::kStep:
       return base_lr * std::pow(spec.decay_factor, std::floor(after / spec.decay_every));
     case ScheduleKind::kCosine: {
-      const double span = std::max<double>(1.0, static_cast<double>(spec.total_steps - spec.warmup));
+      const double span =
+          std::max<double>(1.0, static_cast<double>(spec.total_steps - spec.warmup));
       const double progress = std::min(1.0, after / span);
-      return spec.min_lr + 0.5 * (base_lr - spec.min_lr) * (1.0 + std::cos(M_PI * progress));
+      return spec.min_lr + 0.5 * (base_lr - spec.min_lr) * (1.0 + std::cos(kPi * progress));
     }
   }
   return base_lr;

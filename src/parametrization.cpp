@@ -13,9 +13,12 @@ Param parse_param(const std::string& name) {
 
 const char* param_name(Param param) {
   switch (param) {
-    case Param::kFull: return "full";
-    case Param::kPgd: return "pgd";
-    case Param::kGdpp: return "gdpp";
+    case Param::kFull:
+      return "full";
+    case Param::kPgd:
+      return "pgd";
+    case Param::kGdpp:
+      return "gdpp";
   }
   return "?";
 }
@@ -30,9 +33,8 @@ Parametrization::Parametrization(Param param, int dim, int layers, int heads, bo
   };
   for (int g = 0; g < groups; ++g) {
     for (int h = 0; h < heads; ++h) {
-      const std::string prefix =
-          (shared ? std::string("shared") : "layer" + std::to_string(g)) + "/head" +
-          std::to_string(h) + "/";
+      const std::string prefix = (shared ? std::string("shared") : "layer" + std::to_string(g)) +
+                                 "/head" + std::to_string(h) + "/";
       HeadBlocks hb;
       if (param == Param::kFull) {
         hb.p = add(prefix + "P", dim + 1);
@@ -61,10 +63,12 @@ void Parametrization::expand(const Eigen::VectorXd& theta, Weights& weights) con
       p.setZero();
       p(dim_, dim_) = 1.0;
       if (param_ == Param::kGdpp) {
-        p.topLeftCorner(dim_, dim_) = Eigen::Map<const Eigen::MatrixXd>(theta.data() + hb.b, dim_, dim_);
+        p.topLeftCorner(dim_, dim_) =
+            Eigen::Map<const Eigen::MatrixXd>(theta.data() + hb.b, dim_, dim_);
       }
       q.setZero();
-      q.topLeftCorner(dim_, dim_) = -Eigen::Map<const Eigen::MatrixXd>(theta.data() + hb.a, dim_, dim_);
+      q.topLeftCorner(dim_, dim_) =
+          -Eigen::Map<const Eigen::MatrixXd>(theta.data() + hb.a, dim_, dim_);
     }
   }
 }

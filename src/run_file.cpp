@@ -84,7 +84,8 @@ std::string temporary_name(const std::string& path) {
 }
 
 // Runs `write` on a temporary file next to `path`, then renames it into place.
-void replace_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+void replace_atomically(const std::string& path,
+                        const std::function<void(const std::string&)>& write) {
   const std::string tmp = temporary_name(path);
   std::error_code ignored;
   std::filesystem::remove(tmp, ignored);

@@ -1,6 +1,6 @@
 // Random linear-regression prompts (DESIGN §2).
 //
-// Draw order of one prompt, all from RandomStream(seed, step, index):
+// Draw order of one prompt, all from RandomStream(seed, Purpose::kPrompt, step, index):
 //   1. w: d normals g, then w = Σ_w^{1/2} g;
 //   2. for each column i = 0 … n (the query last):
 //      a. d coordinates of g: uniform on [-√3, √3] for `uniform`, N(0, 1) otherwise;
@@ -93,8 +93,8 @@ double radial_factor(const TaskSpec& spec, double squared_norm, RandomStream& rs
 // x = Σ^{1/2} u for one covariate; Σ^{1/2}(r·g) = r·(Σ^{1/2} g) lets the radius come last.
 void draw_covariate(const TaskSpec& spec, const Eigen::MatrixXd& sigma_sqrt, RandomStream& rs,
                     Eigen::Ref<Eigen::VectorXd> x) {
-  const double squared_norm = root_times_draws(
-      sigma_sqrt, [&] { return draw_coordinate(spec.x_dist, rs); }, x);
+  const auto coordinate = [&] { return draw_coordinate(spec.x_dist, rs); };
+  const double squared_norm = root_times_draws(sigma_sqrt, coordinate, x);
   const double r = radial_factor(spec, squared_norm, rs);
   if (r != 1.0) x *= r;
 }
@@ -119,7 +119,7 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
   out.y.resize(columns);
   out.w.resize(spec_.dim);
 
-  RandomStream rs(seed, step, index);
+  RandomStream rs(seed, Purpose::kPrompt, step, index);
   const auto normal = [&rs] { return rs.normal(); };
   root_times_draws(sigma_w_sqrt_, normal, out.w);  // w = Σ_w^{1/2} g ~ N(0, Σ_w)
   for (Eigen::Index i = 0; i < columns; ++i) {

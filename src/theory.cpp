@@ -15,8 +15,10 @@ double spherical_factor(const TaskSpec& spec) {
   const double d = spec.dim;
   switch (spec.x_dist) {
     case XDist::kGaussian:
-    case XDist::kUniform: return 1.0;
-    case XDist::kSphere: return d / (d + 2.0);
+    case XDist::kUniform:
+      return 1.0;
+    case XDist::kSphere:
+      return d / (d + 2.0);
     case XDist::kGamma: {
       const double k = spec.gamma_shape, theta = spec.gamma_scale;
       return d * k * (k + 1.0) * theta * theta / (d + 2.0);

@@ -38,9 +38,12 @@ void Curves::drop_from(std::int64_t step) {
 
 const char* status_name(TrainStatus status) {
   switch (status) {
-    case TrainStatus::kCompleted: return "completed";
-    case TrainStatus::kStopped: return "stopped";
-    case TrainStatus::kDiverged: return "diverged";
+    case TrainStatus::kCompleted:
+      return "completed";
+    case TrainStatus::kStopped:
+      return "stopped";
+    case TrainStatus::kDiverged:
+      return "diverged";
   }
   return "?";
 }
@@ -67,7 +70,9 @@ BatchSpec Trainer::train_batch(std::int64_t step) const {
   return {config_.seed, static_cast<std::uint64_t>(step / pool * pool), config_.batch};
 }
 
-BatchSpec Trainer::eval_batch() const { return {config_.eval_seed, kEvalStepIndex, config_.eval_batch}; }
+BatchSpec Trainer::eval_batch() const {
+  return {config_.eval_seed, kEvalStepIndex, config_.eval_batch};
+}
 
 double Trainer::eval_loss(const Eigen::VectorXd& theta) {
   return objective_.evaluate(theta, eval_batch(), nullptr);

@@ -17,7 +17,7 @@ const std::string kSmall =
     " -d 3 -n 6 -L 2 --batch 64 --steps 40 --eval-every 10 --eval-batch 128 --checkpoint-every 10";
 
 CommandResult run_linicl(const std::string& dir, const std::string& args,
-                     const std::string& env = "") {
+                         const std::string& env = "") {
   return run_command("cd '" + dir + "' && " + env + " '" LINICL_BINARY "' " + args);
 }
 
@@ -86,7 +86,8 @@ TEST_CASE("bad input is refused with the option's name, and nothing is changed")
 
 TEST_CASE("results are bit-identical for 1 and 2 threads") {
   TempDir dir;
-  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o one.h5", "OMP_NUM_THREADS=1").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o one.h5", "OMP_NUM_THREADS=1").exit_code ==
+          0);
   REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o two.h5 --threads 2").exit_code == 0);
   require_same_run(load_run(dir.file("one.h5")), load_run(dir.file("two.h5")));
 }
@@ -94,9 +95,10 @@ TEST_CASE("results are bit-identical for 1 and 2 threads") {
 TEST_CASE("a resumed run ends bit-identical to an uninterrupted one") {
   TempDir dir;
   for (const std::string extra : {"", " --resample-every 7 --schedule step --decay-every 15",
-                                   " --optimizer sgd --nesterov --warmup 5"}) {
+                                  " --optimizer sgd --nesterov --warmup 5"}) {
     INFO("options:" << extra);
-    REQUIRE(run_linicl(dir.path(), "train" + kSmall + extra + " -o whole.h5 --force").exit_code == 0);
+    REQUIRE(run_linicl(dir.path(), "train" + kSmall + extra + " -o whole.h5 --force").exit_code ==
+            0);
     REQUIRE(run_linicl(dir.path(), "train" + kSmall + extra + " --stop-at 17 -o part.h5 --force")
                 .exit_code == 0);
     const RunRecord part = load_run(dir.file("part.h5"));
@@ -155,12 +157,13 @@ TEST_CASE("a config file sets options, the command line overrides it, and both a
   CHECK_THAT(run.command, Catch::Contains("--config run.ini --steps 6"));
 }
 
-TEST_CASE("--force replaces a run, --init starts from another run's weights") {
+TEST_CASE("forcing replaces a run, and init starts from another run's weights") {
   TempDir dir;
   REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o a.h5").exit_code == 0);
   REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --seed 3 -o a.h5 --force").exit_code == 0);
   CHECK(load_run(dir.file("a.h5")).config.seed == 3);
-  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --steps 1 --init a.h5 -o b.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --steps 1 --init a.h5 -o b.h5").exit_code ==
+          0);
   const RunRecord a = load_run(dir.file("a.h5")), b = load_run(dir.file("b.h5"));
   // b starts from a's final weights: the same evaluation set scores them identically.
   CHECK(b.state.curves.eval_loss.front() == a.state.curves.eval_loss.back());

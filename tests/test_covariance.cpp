@@ -1,14 +1,4 @@
-// Covariances (DESIGN §2): spectra, Haar rotations, validation and SPD roots.
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen 3.4's SelfAdjointEigenSolver
-// (known: PDAL/PDAL#4102); the CMake build sees Eigen as a system header and stays quiet anyway.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "linicl/covariance.hpp"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -205,14 +195,18 @@ TEST_CASE("covariance: check_covariance rejects bad matrices", "[covariance]") {
                       Contains("Sigma_w:") && Contains("not positive definite"));
   Eigen::MatrixXd singular = Eigen::MatrixXd::Ones(4, 4);  // rank 1, PSD but not PD
   REQUIRE_THROWS_WITH(check_covariance(singular, 4, "Sigma_w"), Contains("not positive definite"));
-  // Rank 2 (the Gram matrix of a 3×2 factor): Cholesky succeeds on rounding, only the eigenvalue
-  // check (smallest ≈ -1.6e-17) rejects it.
-  Eigen::MatrixXd rounding_psd(3, 3);
-  rounding_psd << 10.827622921748517, 2.1031217927832917, 1.0633247788749147,  //
-      2.1031217927832917, 0.40852646570038065, 0.20655510971849297,            //
-      1.0633247788749147, 0.20655510971849297, 0.10443834208263594;
-  REQUIRE_THROWS_WITH(check_covariance(rounding_psd, 3, "Sigma"),
+  // Numerically singular: λ_min ≤ d·ε·λ_max. Cholesky succeeds on both.
+  const Eigen::MatrixXd nearly_singular = Eigen::Vector3d(1.0, 1e-17, 2.0).asDiagonal();
+  REQUIRE_THROWS_WITH(check_covariance(nearly_singular, 3, "Sigma"),
                       Contains("not positive definite"));
+  const Eigen::MatrixXd ill_conditioned = Eigen::Vector3d(1.0, 1e-12, 2.0).asDiagonal();
+  REQUIRE_NOTHROW(check_covariance(ill_conditioned, 3, "Sigma"));
+  // Rank 2 (the Gram matrix of a 3×2 factor): computed λ_min ≈ ±1e-17, Cholesky may succeed.
+  Eigen::MatrixXd rank_two(3, 3);
+  rank_two << 10.827622921748517, 2.1031217927832917, 1.0633247788749147,  //
+      2.1031217927832917, 0.40852646570038065, 0.20655510971849297,        //
+      1.0633247788749147, 0.20655510971849297, 0.10443834208263594;
+  REQUIRE_THROWS_WITH(check_covariance(rank_two, 3, "Sigma"), Contains("not positive definite"));
 }
 
 TEST_CASE("covariance: spd_roots of an ill-conditioned matrix", "[covariance]") {

@@ -66,7 +66,7 @@ TEST_CASE("directional derivatives match on a large model") {
   const Parametrization param(Param::kFull, 10, 4, 2, false);
   BatchObjective objective(sampler, param);
   const BatchSpec batch{9, 0, 40};
-  RandomStream rs(77, 0);
+  RandomStream rs(77, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.05);
   Eigen::VectorXd grad;
   objective.evaluate(theta, batch, &grad);
@@ -86,7 +86,7 @@ TEST_CASE("directional derivatives match on a large model") {
 TEST_CASE("loss and gradient are bit-identical for 1 and 2 threads") {
   const TaskSampler sampler = make_sampler(5, 20, 0.1, 10.0);
   const Parametrization param(Param::kFull, 5, 3, 1, false);
-  RandomStream rs(5, 0);
+  RandomStream rs(5, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.2);
   const BatchSpec batch{42, 7, 1000};
   Eigen::VectorXd grad_one, grad_two;
@@ -105,7 +105,7 @@ TEST_CASE("loss and gradient are bit-identical for 1 and 2 threads") {
 TEST_CASE("the batch loss is the mean squared error of the predictions") {
   const TaskSampler sampler = make_sampler(3, 4, 0.2);
   const Parametrization param(Param::kFull, 3, 2, 1, false);
-  RandomStream rs(6, 0);
+  RandomStream rs(6, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
   Weights w = param.make_weights();
   param.expand(theta, w);

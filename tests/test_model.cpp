@@ -19,7 +19,9 @@ double predict(const Weights& w, const Prompt& prompt) {
   return forward(w, embedded, tape, ws);
 }
 
-double relative_error(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
+double relative_error(double a, double b) {
+  return std::abs(a - b) / std::max(std::abs(b), 1e-300);
+}
 
 }  // namespace
 
@@ -75,7 +77,7 @@ TEST_CASE("L pgd layers are exactly L steps of preconditioned gradient descent (
   Prompt prompt;
   sampler.sample(4, 0, 0, prompt);
   const Parametrization param(Param::kPgd, d, layers, 1, false);
-  RandomStream rs(11, 0);
+  RandomStream rs(11, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.4);
   Weights w = param.make_weights();
   param.expand(theta, w);
@@ -109,7 +111,7 @@ TEST_CASE("gdpp layers move the covariates by (I − B S A) (§3.6)") {
   Prompt prompt;
   sampler.sample(5, 0, 0, prompt);
   const Parametrization param(Param::kGdpp, d, 1, 1, false);
-  RandomStream rs(12, 0);
+  RandomStream rs(12, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.5);
   Weights w = param.make_weights();
   param.expand(theta, w);

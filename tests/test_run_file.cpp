@@ -21,7 +21,7 @@ RunRecord small_run() {
   run.config.spectrum = {};
   run.sigma = rotated_covariance(2, 3.0);
   run.sigma_w = Eigen::MatrixXd::Identity(2, 2);
-  RandomStream rs(1, 0);
+  RandomStream rs(1, Purpose::kTest);
   run.state.theta = random_matrix(run.config.parametrization().size(), 1, rs);
   run.state.optimizer.first = random_matrix(run.state.theta.size(), 1, rs);
   run.state.optimizer.second = random_matrix(run.state.theta.size(), 1, rs).cwiseAbs();

@@ -1,6 +1,7 @@
 // Training reaches the closed-form optimum of one pgd layer (§7.1), and trainer mechanics.
 #include <catch2/catch.hpp>
 
+#include "linicl/analysis.hpp"
 #include "linicl/problem.hpp"
 #include "linicl/theory.hpp"
 #include "linicl/trainer.hpp"
@@ -31,9 +32,17 @@ double distance_to_gamma_star(TrainConfig config) {
   Weights weights = param.make_weights();
   param.expand(state.theta, weights);
   const OneLayerTheory theory(config.task_spec(), problem.sigma, problem.sigma_w);
-  const double distance = relative_distance(effective_preconditioner(weights, 0), theory.gamma_star());
+  const double distance =
+      relative_distance(effective_preconditioner(weights, 0), theory.gamma_star());
   INFO("relative distance to Gamma*: " << distance);
   CHECK(state.curves.eval_loss.back() == Approx(theory.loss_star()).epsilon(0.05));
+  // The analysis of the trained run reports the same distance (§8).
+  AnalysisOptions options;
+  options.prompts = 100;
+  options.calibration_prompts = 100;
+  options.max_steps = 2;
+  const AnalysisReport report = analyze(config, problem.sigma, problem.sigma_w, weights, options);
+  CHECK(report.layers[0].distance_gamma_star == Approx(distance).epsilon(1e-12));
   return distance;
 }
 

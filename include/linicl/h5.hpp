@@ -52,11 +52,11 @@ class Node {
   hid_t id() const { return handle_.get(); }
   const std::string& name() const { return name_; }
 
-  bool exists(const std::string& path) const;  // a link of that name (any kind) exists
-  Node group(const std::string& path) const;   // opens the group; throws if missing
+  bool exists(const std::string& path) const;        // a link of that name (any kind) exists
+  Node group(const std::string& path) const;         // opens the group; throws if missing
   Node create_group(const std::string& path) const;  // creates (with parents) or opens
-  void remove(const std::string& path) const;  // unlinks; no error if missing
-  std::vector<std::string> children() const;   // names of the direct members, sorted
+  void remove(const std::string& path) const;        // unlinks; no error if missing
+  std::vector<std::string> children() const;         // names of the direct members, sorted
 
   // Datasets of float64. A matrix is written as a rank-2 dataset, row-major.
   void write_matrix(const std::string& path, const Eigen::MatrixXd& m) const;
@@ -82,7 +82,7 @@ class Node {
   void set_attr(const std::string& name, std::int64_t value) const;
   void set_attr(const std::string& name, bool value) const;
   std::string attr_string(const std::string& name) const;
-  double attr_double(const std::string& name) const;  // accepts any numeric attribute
+  double attr_double(const std::string& name) const;     // accepts any numeric attribute
   std::int64_t attr_int(const std::string& name) const;  // accepts integer attributes only
   bool attr_bool(const std::string& name) const;
 

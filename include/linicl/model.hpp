@@ -57,8 +57,8 @@ struct Workspace {
 double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws);
 
 // Adds ∂ℒ/∂P and ∂ℒ/∂Q into `grad` for ℒ with ∂ℒ/∂ŷ = dloss_dpred, from a tape of forward.
-void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape,
-              double dloss_dpred, Weights& grad, Workspace& ws);
+void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
+              Weights& grad, Workspace& ws);
 
 // Induced weights (§3.6): column ℓ is w_ℓ with ŷ_ℓ = w_ℓᵀ x_{n+1} after ℓ layers (ℓ = 0…L),
 // w_ℓᵀ = −e_{d+1}ᵀ T_ℓ [I_d; 0], T_ℓ = (I+K_{ℓ−1})⋯(I+K_0). Exact, no probing.

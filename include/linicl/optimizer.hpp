@@ -35,7 +35,7 @@ struct OptimizerState {
 // One update θ ← θ − step(g) with learning rate lr:
 //   SGD       v ← μv + g;  θ ← θ − lr·(Nesterov ? g + μv : v)
 //   Adam      m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)
-//   AdamW     Adam on g, then θ ← θ − lr·λθ (decay decoupled from the gradient)
+//   AdamW     θ ← (1 − lr·λ)θ, then the Adam step on g (decay decoupled from the gradient)
 void optimizer_step(const OptimizerSpec& spec, double lr, const Eigen::VectorXd& grad,
                     Eigen::VectorXd& theta, OptimizerState& state);
 

@@ -17,22 +17,21 @@ inline std::uint64_t mix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Distinct purposes get distinct streams even under the same user seed.
+// Every stream names its purpose, so streams of different purposes never coincide even
+// under the same user seed (a prompt's (step, index) can take any value).
 enum class Purpose : std::uint64_t {
-  kTrainBatch = 1,
-  kEvalSet = 2,
-  kRotation = 3,
-  kInit = 4,
-  kAnalysis = 5,
-  kLandscape = 6,
+  kPrompt = 1,
+  kRotation = 2,
+  kInit = 3,
+  kLandscape = 4,
+  kTest = 5,
 };
 
 class RandomStream {
  public:
-  RandomStream(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0, std::uint64_t c = 0)
-      : key_(mix64(mix64(mix64(mix64(seed) ^ a) + b) ^ (c * 0x9e3779b97f4a7c15ULL))) {}
   RandomStream(std::uint64_t seed, Purpose purpose, std::uint64_t a = 0, std::uint64_t b = 0)
-      : RandomStream(seed, static_cast<std::uint64_t>(purpose), a, b) {}
+      : key_(mix64(mix64(mix64(mix64(seed) ^ static_cast<std::uint64_t>(purpose)) + a) ^
+                   (b * 0x9e3779b97f4a7c15ULL))) {}
 
   std::uint64_t next_u64() { return mix64(key_ + (++counter_) * 0x9e3779b97f4a7c15ULL); }
 

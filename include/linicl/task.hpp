@@ -39,8 +39,8 @@ class TaskSampler {
   // or matrices (the message names the field and its allowed range).
   TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma, const Eigen::MatrixXd& sigma_w);
 
-  // Prompt `index` of `step` drawn from RandomStream(seed, step, index): the same prompt
-  // whatever thread draws it and in whatever order.
+  // Prompt `index` of `step` drawn from RandomStream(seed, Purpose::kPrompt, step, index): the same
+  // prompt whatever thread draws it and in whatever order.
   void sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index, Prompt& out) const;
 
   const TaskSpec& spec() const { return spec_; }

@@ -12,6 +12,7 @@ using Runner = std::function<int(const std::string& command)>;
 
 Runner add_train(CLI::App& app);
 Runner add_inspect(CLI::App& app);
+Runner add_analyze(CLI::App& app);
 
 // Exit codes: 0 success, 1 refused input or failed I/O, 2 command-line usage, 3 diverged run.
 inline constexpr int kExitError = 1;

@@ -38,8 +38,7 @@ void print_curve(const char* label, const std::vector<Step>& steps,
     return;
   }
   std::cout << "  " << label << ": " << values.front() << " at step " << steps.front() << " -> "
-            << values.back() << " at step " << steps.back() << " (" << values.size()
-            << " rows)\n";
+            << values.back() << " at step " << steps.back() << " (" << values.size() << " rows)\n";
 }
 
 // The four blocks of a (d+1)×(d+1) matrix: covariates x, label y.

@@ -137,16 +137,15 @@ auto prefix_errors(const std::string& option, Read&& read) {
 
 // θ from the final weights of another run of the same shape (--init).
 Eigen::VectorXd initial_theta(const TrainConfig& config) {
-  const Weights weights = prefix_errors("--init", [&] { return read_weights(open_run(config.init)); });
+  const Weights weights =
+      prefix_errors("--init", [&] { return read_weights(open_run(config.init)); });
   if (weights.dim != config.dim || weights.layers != config.layers ||
       weights.heads != config.heads) {
-    throw std::invalid_argument("--init: '" + config.init + "' has d = " +
-                                std::to_string(weights.dim) + ", L = " +
-                                std::to_string(weights.layers) + ", H = " +
-                                std::to_string(weights.heads) + "; this run needs d = " +
-                                std::to_string(config.dim) + ", L = " +
-                                std::to_string(config.layers) + ", H = " +
-                                std::to_string(config.heads));
+    throw std::invalid_argument(
+        "--init: '" + config.init + "' has d = " + std::to_string(weights.dim) +
+        ", L = " + std::to_string(weights.layers) + ", H = " + std::to_string(weights.heads) +
+        "; this run needs d = " + std::to_string(config.dim) +
+        ", L = " + std::to_string(config.layers) + ", H = " + std::to_string(config.heads));
   }
   return config.parametrization().project(weights);
 }
@@ -174,17 +173,17 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
                    std::int64_t steps_done) {
   const TrainConfig& c = run.config;
   const Curves& curves = run.state.curves;
-  std::cout << "Trained a " << c.layers << "-layer " << c.param << " linear transformer (d = "
-            << c.dim << ", n = " << c.context << ", " << c.heads << " head"
-            << (c.heads > 1 ? "s" : "") << ") with " << c.optimizer << " for " << steps_done
-            << " steps of " << c.batch << " prompts in " << format_duration(seconds) << " ("
-            << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
+  std::cout << "Trained a " << c.layers << "-layer " << c.param
+            << " linear transformer (d = " << c.dim << ", n = " << c.context << ", " << c.heads
+            << " head" << (c.heads > 1 ? "s" : "") << ") with " << c.optimizer << " for "
+            << steps_done << " steps of " << c.batch << " prompts in " << format_duration(seconds)
+            << " (" << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
   const double zero_loss = (run.sigma_w * run.sigma).trace() + c.noise * c.noise;
   if (!curves.eval_loss.empty()) {
-    std::cout << "Evaluation loss on " << c.eval_batch << " held-out prompts: "
-              << curves.eval_loss.front() << " at step " << curves.eval_step.front() << ", "
-              << curves.eval_loss.back() << " at step " << curves.eval_step.back()
-              << " (predicting 0 scores " << zero_loss << "). ";
+    std::cout << "Evaluation loss on " << c.eval_batch
+              << " held-out prompts: " << curves.eval_loss.front() << " at step "
+              << curves.eval_step.front() << ", " << curves.eval_loss.back() << " at step "
+              << curves.eval_step.back() << " (predicting 0 scores " << zero_loss << "). ";
   }
   if (c.param == "pgd" && c.layers == 1) {
     try {
@@ -193,7 +192,8 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
       Weights weights = param.make_weights();
       param.expand(run.state.theta, weights);
       const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
-      std::cout << "The learned preconditioner is " << 100.0 * relative_distance(gamma, theory.gamma_star())
+      std::cout << "The learned preconditioner is "
+                << 100.0 * relative_distance(gamma, theory.gamma_star())
                 << "% (relative Frobenius) from the closed form Gamma* of DESIGN 7.1; its exact "
                    "population loss is "
                 << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
@@ -214,8 +214,8 @@ int run_train(TrainArgs& args, const std::string& command) {
     }
     for (CLI::Option* option : args.run_options) {
       if (option->count() > 0 && option != args.steps_option) {
-        throw std::invalid_argument(option->get_name() +
-                                    ": a resumed run keeps its own config; only --steps may change");
+        throw std::invalid_argument(
+            option->get_name() + ": a resumed run keeps its own config; only --steps may change");
       }
     }
     run = prefix_errors("--resume", [&] { return load_run(args.resume); });
@@ -245,7 +245,8 @@ int run_train(TrainArgs& args, const std::string& command) {
     }
   }
   if (args.stop_at < 0) {
-    throw std::invalid_argument("--stop-at must be >= 0 (got " + std::to_string(args.stop_at) + ")");
+    throw std::invalid_argument("--stop-at must be >= 0 (got " + std::to_string(args.stop_at) +
+                                ")");
   }
   const Problem problem = make_problem(run.config);
   run.sigma = problem.sigma;
@@ -277,8 +278,8 @@ int run_train(TrainArgs& args, const std::string& command) {
   save_run(out, run);
 
   if (outcome.status == TrainStatus::kDiverged) {
-    std::cerr << "linicl: training diverged: " << outcome.reason << ". The last good state is saved in "
-              << out << "; lower --lr or set --clip.\n";
+    std::cerr << "linicl: training diverged: " << outcome.reason
+              << ". The last good state is saved in " << out << "; lower --lr or set --clip.\n";
     return kExitDiverged;
   }
   print_summary(run, out, seconds, run.state.step - first);

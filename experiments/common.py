@@ -1,0 +1,65 @@
+"""Shared helpers of the experiment scripts: run linicl, read run files, save figures."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.environ.get("LINICL", os.path.join(ROOT, "build", "linicl"))
+RESULTS = os.path.join(ROOT, "experiments", "results")
+
+
+def linicl(*args, check=True):
+    """Runs `linicl ARGS...` and returns its stdout; stops the script on failure."""
+    command = [BINARY] + [str(a) for a in args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
+    return done.stdout
+
+
+def train(path, **options):
+    """Trains a run into `path` (reusing it if it exists and `reuse` is set), returns the path."""
+    reuse = options.pop("reuse", False)
+    if reuse and os.path.exists(path):
+        return path
+    args = ["train", "-o", path, "--force"]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        else:
+            args += [flag, value]
+    linicl(*args)
+    return path
+
+
+def weights(path):
+    """(P, Q) of a run as arrays [L, H, d+1, d+1]."""
+    with h5py.File(path, "r") as f:
+        return f["weights/P"][()], f["weights/Q"][()]
+
+
+def effective_preconditioner(p, q, layer):
+    """Γ_ℓ = Σ_h P_h[d+1,d+1]·(−Q_h[1:d,1:d])ᵀ (DESIGN §3.6)."""
+    d = p.shape[-1] - 1
+    return sum(-p[layer, h, d, d] * q[layer, h, :d, :d].T for h in range(p.shape[1]))
+
+
+def gamma_star(sigma, sigma_w, noise, n):
+    """Closed form Γ* = Σ_w Σ H⁻¹ for Gaussian x (DESIGN §7.1), computed independently."""
+    h = (1 + 1 / n) * sigma @ sigma_w @ sigma + (np.trace(sigma_w @ sigma) + noise**2) / n * sigma
+    return sigma_w @ sigma @ np.linalg.inv(h)
+
+
+def results_path(name):
+    os.makedirs(RESULTS, exist_ok=True)
+    return os.path.join(RESULTS, name)
+
+
+def print_table(header, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header] + rows:
+        print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)))

@@ -1,0 +1,68 @@
+// Which algorithm does each layer implement? (DESIGN §8)
+//
+// On a fixed evaluation set, every layer's induced weights w_ℓ (§3.6) are compared with the
+// iterates w_{alg,k} of the reference learners of §6. Losses are exact given each context:
+// a query x ~ D_x gives E[(wᵀx − y)²] = (w − w*)ᵀΣ(w − w*) + σ², with w* the prompt's task.
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "linicl/config.hpp"
+#include "linicl/h5.hpp"
+#include "linicl/model.hpp"
+
+namespace linicl {
+
+struct AnalysisOptions {
+  int prompts = 2000;              // evaluation prompts
+  int calibration_prompts = 2000;  // prompts on which step sizes and scalars are fitted
+  int max_steps = 64;              // K for the open-ended learners (gd, pgd-theory, newton)
+  double ridge_lambda = -1.0;      // < 0: σ² (Bayes-optimal for w ~ N(0, I)), at least 1e-8
+  std::uint64_t seed = 777;
+  void check() const;  // throws std::invalid_argument naming the option
+};
+
+// One reference learner against every layer. Steps k = 1…steps; ols and ridge have one
+// "step", their solution.
+struct AlgorithmMatch {
+  std::string name;
+  std::string description;
+  std::vector<double> parameters;  // fitted scalars: gd η; gdpp a_1, b_1, …; pgd-inverse a_ℓ
+  Eigen::VectorXd loss;            // loss after step k = 0…steps (index 0: w = 0)
+  Eigen::MatrixXd simw, sime;      // [L, steps]: layer ℓ = 1…L against step k = 1…steps
+  std::vector<int> best_step;      // k*(ℓ): the step of highest SimE
+  Eigen::VectorXd best_sime, best_simw;  // at k*(ℓ)
+  int steps() const { return static_cast<int>(simw.cols()); }
+};
+
+// Per layer: the weights against the pgd pattern and the theory (§8, last bullet).
+struct LayerWeightReport {
+  Eigen::MatrixXd gamma;             // effective preconditioner Γ_ℓ
+  double outside_pattern = 0.0;      // ‖(P, Q) outside the pgd pattern‖_F / ‖(P, Q)‖_F
+  double distance_gamma_star = 0.0;  // ‖Γ_ℓ − Γ*‖_F/‖Γ*‖_F (NaN without a closed form)
+  double best_inverse_scale = 0.0;       // a minimizing ‖Γ_ℓ − aΣ⁻¹‖_F
+  double distance_scaled_inverse = 0.0;  // ‖Γ_ℓ − aΣ⁻¹‖_F/‖Γ_ℓ‖_F
+  double commutator = 0.0;               // ‖Γ_ℓΣ − ΣΓ_ℓ‖_F/(‖Γ_ℓ‖_F‖Σ‖_F)
+  double eig_min = 0.0, eig_max = 0.0;   // extreme real parts of the eigenvalues of Γ_ℓΣ
+};
+
+struct AnalysisReport {
+  AnalysisOptions options;
+  Eigen::VectorXd model_loss;  // after layer ℓ = 0…L
+  std::vector<AlgorithmMatch> algorithms;
+  std::vector<LayerWeightReport> layers;
+  std::vector<std::string> notes;  // learners skipped, and why
+};
+
+// Analyzes a model with final weights `weights` trained under `config` on Σ, Σ_w.
+AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
+                       const Eigen::MatrixXd& sigma_w, const Weights& weights,
+                       const AnalysisOptions& options);
+
+// Replaces /analysis under `file` with the report.
+void write_analysis(const h5::Node& file, const AnalysisReport& report);
+
+}  // namespace linicl
