@@ -48,10 +48,21 @@ def effective_preconditioner(p, q, layer):
     return sum(-p[layer, h, d, d] * q[layer, h, :d, :d].T for h in range(p.shape[1]))
 
 
+def one_layer_h(sigma, sigma_w, noise, n):
+    """H = (1 + 1/n) Σ Σ_w Σ + ((tr(Σ_w Σ) + σ²)/n) Σ for Gaussian x (DESIGN §7.1)."""
+    return (1 + 1 / n) * sigma @ sigma_w @ sigma + (np.trace(sigma_w @ sigma) + noise**2) / n * sigma
+
+
 def gamma_star(sigma, sigma_w, noise, n):
-    """Closed form Γ* = Σ_w Σ H⁻¹ for Gaussian x (DESIGN §7.1), computed independently."""
-    h = (1 + 1 / n) * sigma @ sigma_w @ sigma + (np.trace(sigma_w @ sigma) + noise**2) / n * sigma
-    return sigma_w @ sigma @ np.linalg.inv(h)
+    """Closed form Γ* = Σ_w Σ H⁻¹ (DESIGN §7.1), computed independently of linicl."""
+    return sigma_w @ sigma @ np.linalg.inv(one_layer_h(sigma, sigma_w, noise, n))
+
+
+def one_layer_loss(gamma, sigma, sigma_w, noise, n):
+    """Exact population loss f(Γ) of one pgd layer (DESIGN §7.1)."""
+    h = one_layer_h(sigma, sigma_w, noise, n)
+    return (np.trace(gamma @ h @ gamma.T @ sigma) - 2 * np.trace(gamma @ sigma @ sigma_w @ sigma)
+            + np.trace(sigma_w @ sigma) + noise**2)
 
 
 def results_path(name):

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 experiments/plot_weights.py RUN.h5 [OUT.png]
 """
+import os
 import sys
 
 import h5py
@@ -47,7 +48,7 @@ def plot(path, out):
         if structured:
             m = root @ effective_preconditioner(p, q, l) @ root
             fig.colorbar(heatmap(axes[l, -1], m, f"Σ½ Γ Σ½  layer {l}"), ax=axes[l, -1])
-    fig.suptitle(f"{path}: {param}, L = {layers}, H = {heads}", fontsize=10)
+    fig.suptitle(f"{os.path.basename(path)}: {param}, L = {layers}, H = {heads}", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")

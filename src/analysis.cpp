@@ -239,14 +239,17 @@ LayerWeightReport weight_report(const Weights& weights, int layer, const Eigen::
   const int d = weights.dim;
   LayerWeightReport r;
   r.gamma = effective_preconditioner(weights, layer);
-  double total = 0.0, inside = 0.0;
+  // The pgd pattern is P[d+1,d+1] and Q[1:d,1:d]; everything else is "outside". Summing the
+  // outside entries directly (not total − inside) keeps an exact pattern at exactly 0.
+  double total = 0.0, outside = 0.0;
   for (int h = 0; h < weights.heads; ++h) {
-    const Eigen::MatrixXd& p = weights.p(layer, h);
-    const Eigen::MatrixXd& q = weights.q(layer, h);
+    Eigen::MatrixXd p = weights.p(layer, h), q = weights.q(layer, h);
     total += p.squaredNorm() + q.squaredNorm();
-    inside += p(d, d) * p(d, d) + q.topLeftCorner(d, d).squaredNorm();
+    p(d, d) = 0.0;
+    q.topLeftCorner(d, d).setZero();
+    outside += p.squaredNorm() + q.squaredNorm();
   }
-  r.outside_pattern = total > 0 ? std::sqrt(std::max(0.0, total - inside) / total) : 0.0;
+  r.outside_pattern = total > 0 ? std::sqrt(outside / total) : 0.0;
   r.distance_gamma_star = theory ? relative_distance(r.gamma, theory->gamma_star())
                                  : std::numeric_limits<double>::quiet_NaN();
   r.best_inverse_scale = (r.gamma.cwiseProduct(sigma_inv)).sum() / sigma_inv.squaredNorm();

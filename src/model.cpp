@@ -1,5 +1,8 @@
 #include "linicl/model.hpp"
 
+#include <type_traits>
+#include <utility>
+
 namespace linicl {
 
 Weights::Weights(int layers_, int heads_, int dim_) : layers(layers_), heads(heads_), dim(dim_) {
@@ -58,33 +61,64 @@ void size_workspace(int m, Workspace& ws) {
   ws.next_query_grad.resize(m);
 }
 
-}  // namespace
+// The kernels are written once over Eigen maps of the (d+1)×(d+1) buffers and instantiated
+// for small compile-time sizes, where Eigen unrolls and vectorizes every product, with a
+// dynamic-size fallback (dispatch_size). Buffers stay MatrixXd, so nothing else changes.
+template <int N>
+struct Sized {
+  using Mat = Eigen::Matrix<double, N, N>;
+  using Vec = Eigen::Matrix<double, N, 1>;
+  using MatMap = Eigen::Map<Mat>;
+  using ConstMatMap = Eigen::Map<const Mat>;
+  using VecMap = Eigen::Map<Vec>;
+  using ConstVecMap = Eigen::Map<const Vec>;
+};
 
-double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
-  size_tape(w, tape);
-  size_workspace(w.dim + 1, ws);
+// Calls body(std::integral_constant<int, N>) with N = m when m has a specialization, else
+// with N = Eigen::Dynamic.
+template <class Body>
+decltype(auto) dispatch_size(int m, Body&& body) {
+  switch (m) {
+    case 2: return body(std::integral_constant<int, 2>());
+    case 3: return body(std::integral_constant<int, 3>());
+    case 4: return body(std::integral_constant<int, 4>());
+    case 5: return body(std::integral_constant<int, 5>());
+    case 6: return body(std::integral_constant<int, 6>());
+    case 11: return body(std::integral_constant<int, 11>());
+    case 21: return body(std::integral_constant<int, 21>());
+    default: return body(std::integral_constant<int, Eigen::Dynamic>());
+  }
+}
+
+template <int N>
+double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
+  using S = Sized<N>;
+  const Eigen::Index m = w.dim + 1;
   const double inv_n = 1.0 / prompt.context;
-  tape.gram[0] = prompt.gram;
-  tape.query[0] = prompt.query;
+  typename S::MatMap a(ws.a.data(), m, m), b(ws.b.data(), m, m), c(ws.c.data(), m, m);
+  typename S::MatMap(tape.gram[0].data(), m, m) = typename S::ConstMatMap(prompt.gram.data(), m, m);
+  typename S::VecMap(tape.query[0].data(), m) = typename S::ConstVecMap(prompt.query.data(), m);
   for (int l = 0; l < w.layers; ++l) {
-    const Eigen::MatrixXd& g = tape.gram[l];
-    Eigen::MatrixXd& k = tape.attention[l];
+    const typename S::ConstMatMap g(tape.gram[l].data(), m, m);
+    typename S::MatMap k(tape.attention[l].data(), m, m), next(tape.gram[l + 1].data(), m, m);
     // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
     k.setZero();
     for (int h = 0; h < w.heads; ++h) {
-      ws.a.noalias() = w.p(l, h) * g;
-      k.noalias() += ws.a * w.q(l, h);
+      a.noalias() = typename S::ConstMatMap(w.p(l, h).data(), m, m) * g;
+      k.noalias() += a * typename S::ConstMatMap(w.q(l, h).data(), m, m);
     }
     k *= inv_n;
     // G_{ℓ+1} = (I+K) G (I+K)ᵀ = B + B Kᵀ with B = G + K G; symmetrized so that backward may
     // treat every G_ℓ as exactly symmetric.
-    ws.b = g;
-    ws.b.noalias() += k * g;
-    ws.c = ws.b;
-    ws.c.noalias() += ws.b * k.transpose();
-    tape.gram[l + 1] = 0.5 * (ws.c + ws.c.transpose());
-    tape.query[l + 1] = tape.query[l];
-    tape.query[l + 1].noalias() += k * tape.query[l];
+    b = g;
+    b.noalias() += k * g;
+    c = b;
+    c.noalias() += b * k.transpose();
+    next = 0.5 * (c + c.transpose());
+    typename S::VecMap q_next(tape.query[l + 1].data(), m);
+    const typename S::ConstVecMap q(tape.query[l].data(), m);
+    q_next = q;
+    q_next.noalias() += k * q;
   }
   return -tape.query[w.layers](w.dim);
 }
@@ -94,43 +128,70 @@ double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Works
 //   P̄_h = (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h = (1/n) G_ℓ P_hᵀ K̄                      (§4.1)
 //   q̄ = Aᵀ q̄',   Ḡ = Aᵀ Ḡ' A + (1/n) Σ_h P_hᵀ K̄ Q_hᵀ
 // At the top layer Ḡ' = 0, since the readout sees only q_L.
-void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
-              Weights& grad, Workspace& ws) {
+template <int N>
+void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape,
+                    double dloss_dpred, Weights& grad, Workspace& ws) {
+  using S = Sized<N>;
   const int d = w.dim;
+  const Eigen::Index m = d + 1;
   const double inv_n = 1.0 / prompt.context;
-  ws.query_grad.setZero();
-  ws.query_grad(d) = -dloss_dpred;  // ŷ = −[q_L]_{d+1}  (§3.3)
+  typename S::MatMap a(ws.a.data(), m, m), b(ws.b.data(), m, m), c(ws.c.data(), m, m);
+  typename S::MatMap k_grad(ws.k_grad.data(), m, m);
+  typename S::VecMap query_grad(ws.query_grad.data(), m), next_query_grad(ws.next_query_grad.data(), m);
+  query_grad.setZero();
+  query_grad(d) = -dloss_dpred;  // ŷ = −[q_L]_{d+1}  (§3.3)
   bool has_gram_grad = false;
   for (int l = w.layers - 1; l >= 0; --l) {
-    const Eigen::MatrixXd& g = tape.gram[l];
-    const Eigen::MatrixXd& k = tape.attention[l];
-    ws.k_grad.noalias() = ws.query_grad * tape.query[l].transpose();
+    const typename S::ConstMatMap g(tape.gram[l].data(), m, m), k(tape.attention[l].data(), m, m);
+    typename S::MatMap gram_grad(ws.gram_grad.data(), m, m);
+    typename S::MatMap next_gram_grad(ws.next_gram_grad.data(), m, m);
+    k_grad.noalias() = query_grad * typename S::ConstVecMap(tape.query[l].data(), m).transpose();
     if (has_gram_grad) {
-      ws.b = g;
-      ws.b.noalias() += k * g;  // A G_ℓ
-      ws.a = ws.gram_grad + ws.gram_grad.transpose();
-      ws.k_grad.noalias() += ws.a * ws.b;
-      ws.c = ws.gram_grad;
-      ws.c.noalias() += ws.gram_grad * k;  // Ḡ' A
-      ws.next_gram_grad = ws.c;
-      ws.next_gram_grad.noalias() += k.transpose() * ws.c;  // Aᵀ Ḡ' A
+      b = g;
+      b.noalias() += k * g;  // A G_ℓ
+      a = gram_grad + gram_grad.transpose();
+      k_grad.noalias() += a * b;
+      c = gram_grad;
+      c.noalias() += gram_grad * k;  // Ḡ' A
+      next_gram_grad = c;
+      next_gram_grad.noalias() += k.transpose() * c;  // Aᵀ Ḡ' A
     } else {
-      ws.next_gram_grad.setZero();
+      next_gram_grad.setZero();
     }
     for (int h = 0; h < w.heads; ++h) {
-      ws.a.noalias() = ws.k_grad * w.q(l, h).transpose();
-      grad.p(l, h).noalias() += inv_n * (ws.a * g);
-      ws.b.noalias() = g * w.p(l, h).transpose();
-      grad.q(l, h).noalias() += inv_n * (ws.b * ws.k_grad);
-      ws.c.noalias() = w.p(l, h).transpose() * ws.k_grad;
-      ws.next_gram_grad.noalias() += inv_n * (ws.c * w.q(l, h).transpose());
+      const typename S::ConstMatMap p(w.p(l, h).data(), m, m), q(w.q(l, h).data(), m, m);
+      typename S::MatMap p_grad(grad.p(l, h).data(), m, m), q_grad(grad.q(l, h).data(), m, m);
+      a.noalias() = k_grad * q.transpose();
+      p_grad.noalias() += inv_n * (a * g);
+      b.noalias() = g * p.transpose();
+      q_grad.noalias() += inv_n * (b * k_grad);
+      c.noalias() = p.transpose() * k_grad;
+      next_gram_grad.noalias() += inv_n * (c * q.transpose());
     }
-    ws.next_query_grad = ws.query_grad;
-    ws.next_query_grad.noalias() += k.transpose() * ws.query_grad;
+    next_query_grad = query_grad;
+    next_query_grad.noalias() += k.transpose() * query_grad;
     std::swap(ws.gram_grad, ws.next_gram_grad);
-    std::swap(ws.query_grad, ws.next_query_grad);
+    query_grad.swap(next_query_grad);
     has_gram_grad = true;
   }
+}
+
+}  // namespace
+
+double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
+  size_tape(w, tape);
+  size_workspace(w.dim + 1, ws);
+  return dispatch_size(w.dim + 1, [&](auto size) {
+    return forward_sized<decltype(size)::value>(w, prompt, tape, ws);
+  });
+}
+
+void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
+              Weights& grad, Workspace& ws) {
+  size_workspace(w.dim + 1, ws);
+  dispatch_size(w.dim + 1, [&](auto size) {
+    backward_sized<decltype(size)::value>(w, prompt, tape, dloss_dpred, grad, ws);
+  });
 }
 
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {

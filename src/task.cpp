@@ -57,20 +57,6 @@ double draw_coordinate(XDist dist, RandomStream& rs) {
   return dist == XDist::kUniform ? kSqrt3 * (2.0 * rs.uniform() - 1.0) : rs.normal();
 }
 
-// Writes x = R g for g = (g_0 … g_{d-1}) drawn in order by `draw`, as x = Σ_j g_j R_{:,j}, so that
-// g is never stored (no scratch, no allocation). Returns ‖g‖² for the radial rescaling.
-template <class Draw>
-double root_times_draws(const Eigen::MatrixXd& root, Draw&& draw, Eigen::Ref<Eigen::VectorXd> x) {
-  x.setZero();
-  double squared_norm = 0.0;
-  for (Eigen::Index j = 0; j < root.cols(); ++j) {
-    const double g = draw();
-    squared_norm += g * g;
-    x += g * root.col(j);
-  }
-  return squared_norm;
-}
-
 // The factor r in u = r·g that turns g into the chosen isotropic distribution (task.hpp):
 // student-t r = √((ν−2)/χ²_ν) (unit covariance since E[1/χ²_ν] = 1/(ν−2)); sphere r = √d/‖g‖;
 // gamma r = √(d·s)/‖g‖, so that ‖u‖² = d·s and E[u uᵀ] = E[s]·I = kθ·I.
@@ -90,13 +76,11 @@ double radial_factor(const TaskSpec& spec, double squared_norm, RandomStream& rs
   return 1.0;
 }
 
-// x = Σ^{1/2} u for one covariate; Σ^{1/2}(r·g) = r·(Σ^{1/2} g) lets the radius come last.
-void draw_covariate(const TaskSpec& spec, const Eigen::MatrixXd& sigma_sqrt, RandomStream& rs,
-                    Eigen::Ref<Eigen::VectorXd> x) {
-  const auto coordinate = [&] { return draw_coordinate(spec.x_dist, rs); };
-  const double squared_norm = root_times_draws(sigma_sqrt, coordinate, x);
-  const double r = radial_factor(spec, squared_norm, rs);
-  if (r != 1.0) x *= r;
+// u for one covariate, in place: its d coordinates, then the radius when the law has one.
+void draw_isotropic(const TaskSpec& spec, RandomStream& rs, Eigen::Ref<Eigen::VectorXd> u) {
+  for (Eigen::Index j = 0; j < u.size(); ++j) u[j] = draw_coordinate(spec.x_dist, rs);
+  if (spec.x_dist == XDist::kGaussian || spec.x_dist == XDist::kUniform) return;
+  u *= radial_factor(spec, u.squaredNorm(), rs);
 }
 
 }  // namespace
@@ -109,6 +93,8 @@ TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
   check_covariance(sigma_w_, spec_.dim, "weight covariance Sigma_w");
   sigma_sqrt_ = spd_roots(sigma_).sqrt;
   sigma_w_sqrt_ = spd_roots(sigma_w_).sqrt;
+  sigma_is_identity_ = sigma_.isIdentity(0.0);
+  sigma_w_is_identity_ = sigma_w_.isIdentity(0.0);
 }
 
 void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
@@ -119,14 +105,29 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
   out.y.resize(columns);
   out.w.resize(spec_.dim);
 
+  out.draws.resize(spec_.dim, columns);
+
   RandomStream rs(seed, Purpose::kPrompt, step, index);
-  const auto normal = [&rs] { return rs.normal(); };
-  root_times_draws(sigma_w_sqrt_, normal, out.w);  // w = Σ_w^{1/2} g ~ N(0, Σ_w)
-  for (Eigen::Index i = 0; i < columns; ++i) {
-    draw_covariate(spec_, sigma_sqrt_, rs, out.x.col(i));
-    const double epsilon = rs.normal();
-    out.y(i) = out.w.dot(out.x.col(i)) + spec_.noise * epsilon;
+  // w = Σ_w^{1/2} g ~ N(0, Σ_w), with g parked in the first column of the scratch.
+  for (Eigen::Index j = 0; j < spec_.dim; ++j) out.draws(j, 0) = rs.normal();
+  if (sigma_w_is_identity_) {
+    out.w = out.draws.col(0);
+  } else {
+    out.w.noalias() = sigma_w_sqrt_ * out.draws.col(0);
   }
+  // Column by column, u_i then ε_i (kept in y until the labels are formed).
+  for (Eigen::Index i = 0; i < columns; ++i) {
+    draw_isotropic(spec_, rs, out.draws.col(i));
+    out.y(i) = rs.normal();
+  }
+  // X = Σ^{1/2} U in one product, then y = Xᵀw + σε.
+  if (sigma_is_identity_) {
+    out.x = out.draws;
+  } else {
+    out.x.noalias() = sigma_sqrt_ * out.draws;
+  }
+  out.y *= spec_.noise;
+  out.y.noalias() += out.x.transpose() * out.w;
 }
 
 }  // namespace linicl

@@ -38,17 +38,18 @@ class RandomStream {
   // Uniform on the open interval (0, 1): 53 random bits, centred in their cell.
   double uniform() { return (static_cast<double>(next_u64() >> 11) + 0.5) * 0x1.0p-53; }
 
-  // Standard normal by Box–Muller; the second value of each pair is kept for the next call.
+  // Standard normal by the ziggurat method (Marsaglia & Tsang, 2000): one 64-bit draw picks
+  // a layer (7 bits) and a signed abscissa (53 bits); inside the layer's core rectangle,
+  // about 99% of draws, that is the sample. Wedges and the tail beyond r = 3.4426 are
+  // resolved exactly by rejection, so the law is N(0, 1) without approximation.
   double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
+    for (;;) {
+      const std::uint64_t bits = next_u64();
+      const int layer = static_cast<int>(bits & 127);
+      const double u = 2.0 * ((static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53) - 1.0;
+      if (std::abs(u) < kZiggurat.ratio[layer]) return u * kZiggurat.x[layer];
+      if (const double z = normal_outside_core(layer, u); !std::isnan(z)) return z;
     }
-    const double radius = std::sqrt(-2.0 * std::log(uniform()));
-    const double angle = 6.283185307179586 * uniform();
-    spare_ = radius * std::sin(angle);
-    has_spare_ = true;
-    return radius * std::cos(angle);
   }
 
   // Gamma(shape k, scale θ) by Marsaglia–Tsang; for k < 1 use Gamma(k+1)·U^{1/k}.
@@ -73,10 +74,21 @@ class RandomStream {
   }
 
  private:
+  // The 128 layers of equal area under exp(−x²/2): x[0] = v/f(r) is the width of the base
+  // layer (core plus tail), x[1] = r, x[i+1] = f⁻¹(f(x[i]) + v/x[i]), x[128] = 0; a draw with
+  // |u| < ratio[i] = x[i+1]/x[i] lies under the curve for sure.
+  struct Ziggurat {
+    double x[129], ratio[128];
+    Ziggurat();
+  };
+  static const Ziggurat kZiggurat;
+
+  // The rare draws outside the core: a tail sample for layer 0, otherwise u·x[layer] if it
+  // falls under the curve in the layer's wedge, else NaN (draw again).
+  double normal_outside_core(int layer, double u);
+
   std::uint64_t key_;
   std::uint64_t counter_ = 0;
-  double spare_ = 0.0;
-  bool has_spare_ = false;
 };
 
 }  // namespace linicl

@@ -24,6 +24,7 @@ struct Prompt {
   Eigen::MatrixXd x;  // d × (n+1); column i is x_i, the last column is the query x_{n+1}
   Eigen::VectorXd y;  // n+1 labels; y(n) is the query's target, never shown to the model
   Eigen::VectorXd w;  // the task's weights
+  Eigen::MatrixXd draws;  // the sampler's scratch (isotropic draws), reused between prompts
 };
 
 // Draws covariates x = Σ^{1/2} u with u isotropic of unit covariance:
@@ -51,6 +52,7 @@ class TaskSampler {
   TaskSpec spec_;
   Eigen::MatrixXd sigma_, sigma_w_;
   Eigen::MatrixXd sigma_sqrt_, sigma_w_sqrt_;  // symmetric square roots
+  bool sigma_is_identity_ = false, sigma_w_is_identity_ = false;  // skip those products
 };
 
 }  // namespace linicl

@@ -1,0 +1,173 @@
+// Times one training step of linicl for one configuration and prints one JSON line.
+//
+//   linicl_bench --dim 5 --context 20 --layers 3 --batch 4000 --threads 2 --reps 7
+//   linicl_bench --peak --threads 2        (FP64 FMA peak of this machine, GFLOP/s)
+//
+// A step is what `linicl train` does per update: draw the batch, forward and backward over
+// every prompt, Adam update. The sampling alone and the update alone are timed apart. Each
+// configuration runs in its own process (run_grid.py), so the peak resident set size is the
+// configuration's own.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "linicl/objective.hpp"
+#include "linicl/optimizer.hpp"
+#include "linicl/parametrization.hpp"
+#include "linicl/rng.hpp"
+#include "linicl/task.hpp"
+
+namespace {
+
+using linicl::BatchSpec;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Stats {
+  double median, min, max;
+};
+
+Stats summarize(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  const std::size_t m = times.size();
+  const double median = m % 2 ? times[m / 2] : 0.5 * (times[m / 2 - 1] + times[m / 2]);
+  return {median, times.front(), times.back()};
+}
+
+// Floating-point operations of one prompt's forward and backward as src/model.cpp performs
+// them (a multiply-add counts 2, scalings folded into a product count nothing; D = d + 1).
+// Sampling and the optimizer are not counted.
+//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1)
+//   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
+//              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
+//   backward   per layer: K̄ = q̄'qᵀ, q̄ = q̄' + Kᵀq̄': 3D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄,
+//              PᵀK̄, (·)Qᵀ: 12D³ + 3D²;  below the top layer AG, (Ḡ'+Ḡ'ᵀ)AG, Ḡ'A, AᵀḠ'A: 8D³
+//              and Ḡ' + Ḡ'ᵀ: D²
+double prompt_flops(double d, double n, int layers, int heads) {
+  const double D = d + 1, D2 = D * D, D3 = D2 * D;
+  double flops = 2 * n * (d * d + d + 1);
+  for (int l = 0; l < layers; ++l) {
+    flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
+    flops += 3 * D2 + heads * (12 * D3 + 3 * D2);
+    if (l + 1 < layers) flops += 8 * D3 + D2;
+  }
+  return flops;
+}
+
+// Independent FMA chains, enough to hide latency on every core: GFLOP/s of the machine.
+double fma_peak(int threads) {
+  constexpr int kChains = 48;
+  constexpr long kIterations = 20000000;
+  double sink = 0.0;
+  const auto start = Clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+  {
+    alignas(64) double acc[kChains];
+    for (int j = 0; j < kChains; ++j) acc[j] = 1.0 + 1e-3 * (j + omp_get_thread_num());
+    const double a = 0.9999999, b = 1e-9;
+    for (long i = 0; i < kIterations; ++i) {
+#pragma omp simd
+      for (int j = 0; j < kChains; ++j) acc[j] = std::fma(acc[j], a, b);
+    }
+    for (int j = 0; j < kChains; ++j) sink += acc[j];
+  }
+  const double elapsed = seconds_since(start);
+  if (!(sink > 0)) std::printf("impossible\n");  // keeps the loop alive
+  return 2.0 * kChains * kIterations * threads / elapsed / 1e9;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("time one linicl training step");
+  int dim = 5, context = 20, layers = 3, heads = 1, batch = 4000, threads = 1, reps = 7;
+  bool peak = false;
+  app.add_option("--dim", dim)->check(CLI::PositiveNumber);
+  app.add_option("--context", context)->check(CLI::PositiveNumber);
+  app.add_option("--layers", layers)->check(CLI::PositiveNumber);
+  app.add_option("--heads", heads)->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch)->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--reps", reps)->check(CLI::PositiveNumber);
+  app.add_flag("--peak", peak, "measure the FP64 FMA peak instead");
+  CLI11_PARSE(app, argc, argv);
+  omp_set_num_threads(threads);
+  if (peak) {
+    fma_peak(threads);  // warm-up: clocks ramp up
+    std::printf("{\"threads\": %d, \"peak_gflops\": %.3f}\n", threads, fma_peak(threads));
+    return 0;
+  }
+
+  linicl::TaskSpec spec;
+  spec.dim = dim;
+  spec.context = context;
+  const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(dim, dim);
+  const linicl::TaskSampler sampler(spec, identity, identity);
+  const linicl::Parametrization param(linicl::Param::kFull, dim, layers, heads, false);
+  linicl::BatchObjective objective(sampler, param);
+  linicl::RandomStream rs(1, linicl::Purpose::kInit);
+  Eigen::VectorXd theta(param.size()), grad(param.size());
+  for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] = 0.02 * rs.normal();
+  linicl::OptimizerSpec adam;
+  linicl::OptimizerState state;
+
+  std::vector<double> step_times, sample_times, update_times;
+  const int chunks = (batch + linicl::BatchObjective::kChunk - 1) / linicl::BatchObjective::kChunk;
+  std::vector<linicl::Prompt> prompts(chunks);
+  for (int r = 0; r <= reps; ++r) {  // r = 0 warms up
+    const BatchSpec spec_r{0, static_cast<std::uint64_t>(r), batch};
+    auto start = Clock::now();
+    objective.evaluate(theta, spec_r, &grad);
+    const auto update_start = Clock::now();
+    linicl::optimizer_step(adam, 1e-3, grad, theta, state);
+    const double update = seconds_since(update_start), step = seconds_since(start);
+
+    // The same batch's sampling alone, with the objective's chunking.
+    start = Clock::now();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < chunks; ++c) {
+      const int end = std::min(batch, (c + 1) * linicl::BatchObjective::kChunk);
+      for (int b = c * linicl::BatchObjective::kChunk; b < end; ++b) {
+        sampler.sample(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c]);
+      }
+    }
+    const double sample = seconds_since(start);
+    if (r > 0) {
+      step_times.push_back(step);
+      update_times.push_back(update);
+      sample_times.push_back(sample);
+    }
+  }
+  const Stats step = summarize(step_times), sample = summarize(sample_times),
+              update = summarize(update_times);
+  const double flops = batch * prompt_flops(dim, context, layers, heads);
+  // What a batched implementation would have to keep for backward: G_ℓ, K_ℓ, q_ℓ per prompt.
+  const double D = dim + 1.0;
+  const double activations_mib =
+      batch * ((2.0 * layers + 1) * D * D + (layers + 1) * D) * 8 / (1024.0 * 1024.0);
+  std::printf(
+      "{\"dim\": %d, \"context\": %d, \"layers\": %d, \"heads\": %d, \"batch\": %d, "
+      "\"threads\": %d, \"reps\": %d, \"step_ms\": %.4f, \"step_min_ms\": %.4f, "
+      "\"step_max_ms\": %.4f, \"sample_ms\": %.4f, \"update_ms\": %.4f, "
+      "\"prompt_layers_per_s\": %.6g, \"model_gflop\": %.6g, \"gflops\": %.4f, "
+      "\"peak_rss_mib\": %.2f, \"batch_activations_mib\": %.2f}\n",
+      dim, context, layers, heads, batch, threads, reps, 1e3 * step.median, 1e3 * step.min,
+      1e3 * step.max, 1e3 * sample.median, 1e3 * update.median, batch * layers / step.median,
+      flops / 1e9, flops / step.median / 1e9, peak_rss_mib(), activations_mib);
+  return 0;
+}

@@ -1,0 +1,79 @@
+"""Runs the step benchmark over the grid and writes results/bench_grid.{h5,md}.
+
+Grid: d ∈ {5, 10, 20, 50}, n ∈ {20, 40, 100, 400}, L ∈ {1, 3, 8}, batch 4,000, `full`, one
+head, 1 and 2 threads; each configuration in its own process (its own peak memory). The FP64
+peak is measured by the FMA microbenchmark in the same run, before and after the grid.
+
+    /usr/bin/python3 experiments/bench/run_grid.py [--quick]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import results_path  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.environ.get("LINICL_BENCH", os.path.join(ROOT, "build", "linicl_bench"))
+FIELDS = ["step_ms", "step_min_ms", "step_max_ms", "sample_ms", "update_ms",
+          "prompt_layers_per_s", "gflops", "peak_rss_mib", "batch_activations_mib"]
+
+
+def bench(*args):
+    done = subprocess.run([BENCH] + [str(a) for a in args], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="d, n in {5, 50} x {20, 400} only")
+    args = parser.parse_args()
+    dims, contexts = ([5, 50], [20, 400]) if args.quick else ([5, 10, 20, 50], [20, 40, 100, 400])
+    depths, threads = [1, 3, 8], [1, 2]
+    peak = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
+    rows = []
+    for d in dims:
+        for n in contexts:
+            for layers in depths:
+                for t in threads:
+                    # Big configurations take seconds per step: fewer repetitions.
+                    reps = 3 if d >= 50 and layers == 8 else 5 if d >= 20 else 9
+                    r = bench("--dim", d, "--context", n, "--layers", layers, "--batch", 4000,
+                              "--threads", t, "--reps", reps)
+                    r["peak_fraction"] = r["gflops"] / peak[t]
+                    rows.append(r)
+                    print(f"d={d:3d} n={n:4d} L={layers} t={t}: {r['step_ms']:10.2f} ms "
+                          f"({r['sample_ms']:.2f} sampling)  {r['gflops']:6.2f} GFLOP/s "
+                          f"= {100 * r['peak_fraction']:4.1f}% of peak  "
+                          f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+    peak_after = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
+
+    keys = ["dim", "context", "layers", "threads"]
+    with h5py.File(results_path("bench_grid.h5"), "w") as f:
+        for k in keys + FIELDS + ["peak_fraction"]:
+            f[k] = np.array([r[k] for r in rows])
+        for t in threads:
+            f.attrs[f"peak_gflops_{t}_threads"] = [peak[t], peak_after[t]]
+        f.attrs["batch"] = 4000
+    with open(results_path("bench_grid.md"), "w") as f:
+        f.write(f"FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2 "
+                f"(after the grid: {peak_after[1]:.1f}, {peak_after[2]:.1f}).\n\n")
+        f.write("| d | n | L | threads | step ms (min–max) | sampling ms | prompt·layers/s "
+                "| GFLOP/s | % peak | peak RSS MiB |\n|" + "---|" * 10 + "\n")
+        for r in rows:
+            f.write(f"| {r['dim']} | {r['context']} | {r['layers']} | {r['threads']} | "
+                    f"{r['step_ms']:.2f} ({r['step_min_ms']:.2f}–{r['step_max_ms']:.2f}) | "
+                    f"{r['sample_ms']:.2f} | {r['prompt_layers_per_s']:.3g} | "
+                    f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} | "
+                    f"{r['peak_rss_mib']:.0f} |\n")
+    print(open(results_path("bench_grid.md")).read())
+
+
+if __name__ == "__main__":
+    main()

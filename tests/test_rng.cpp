@@ -1,0 +1,69 @@
+// The counter-based streams (§2): determinism, and the laws of uniform() and normal().
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "linicl/rng.hpp"
+
+using namespace linicl;
+
+namespace {
+
+double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+}  // namespace
+
+TEST_CASE("streams are pure functions of their key and counter", "[rng]") {
+  RandomStream a(7, Purpose::kPrompt, 3, 4), b(7, Purpose::kPrompt, 3, 4);
+  RandomStream other_index(7, Purpose::kPrompt, 3, 5), other_purpose(7, Purpose::kInit, 3, 4);
+  for (int i = 0; i < 100; ++i) {
+    const double x = a.normal();
+    CHECK(x == b.normal());
+    CHECK(x != other_index.normal());
+    CHECK(x != other_purpose.normal());
+  }
+}
+
+TEST_CASE("normal() has the N(0, 1) law, its tail included", "[rng]") {
+  constexpr int kSamples = 4000000;
+  const std::vector<double> points = {-3.0, -2.0, -1.0, -0.3, 0.0, 0.5, 1.5, 2.5};
+  std::vector<int> below(points.size(), 0);
+  double sum = 0, sum2 = 0, sum4 = 0;
+  int tail = 0, far_tail = 0;
+  RandomStream rs(1, Purpose::kTest);
+  for (int i = 0; i < kSamples; ++i) {
+    const double z = rs.normal();
+    sum += z;
+    sum2 += z * z;
+    sum4 += z * z * z * z;
+    tail += std::abs(z) > 3.442619855899;  // drawn by the ziggurat's tail branch
+    far_tail += std::abs(z) > 4.5;
+    for (std::size_t j = 0; j < points.size(); ++j) below[j] += z < points[j];
+  }
+  const double n = kSamples;
+  CHECK(std::abs(sum / n) < 4 * std::sqrt(1 / n));
+  CHECK(std::abs(sum2 / n - 1) < 4 * std::sqrt(2 / n));
+  CHECK(std::abs(sum4 / n - 3) < 4 * std::sqrt(96 / n));
+  // Each empirical CDF value is binomial: within 4 standard errors of Φ.
+  for (std::size_t j = 0; j < points.size(); ++j) {
+    const double p = normal_cdf(points[j]);
+    INFO("z = " << points[j]);
+    CHECK(std::abs(below[j] / n - p) < 4 * std::sqrt(p * (1 - p) / n));
+  }
+  const double p_tail = 2 * normal_cdf(-3.442619855899), p_far = 2 * normal_cdf(-4.5);
+  CHECK(std::abs(tail - n * p_tail) < 4 * std::sqrt(n * p_tail));
+  CHECK(std::abs(far_tail - n * p_far) < 4 * std::sqrt(n * p_far) + 1);
+}
+
+TEST_CASE("uniform() lies in the open interval (0, 1) with mean 1/2", "[rng]") {
+  RandomStream rs(2, Purpose::kTest);
+  double sum = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const double u = rs.uniform();
+    REQUIRE(u > 0.0);
+    REQUIRE(u < 1.0);
+    sum += u;
+  }
+  CHECK(std::abs(sum / 1e5 - 0.5) < 4 * std::sqrt(1.0 / 12 / 1e5));
+}
