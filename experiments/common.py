@@ -11,18 +11,25 @@ BINARY = os.environ.get("LINICL", os.path.join(ROOT, "build", "linicl"))
 RESULTS = os.path.join(ROOT, "experiments", "results")
 
 
-def linicl(*args, check=True):
-    """Runs `linicl ARGS...` and returns its stdout; stops the script on failure."""
+EXIT_DIVERGED = 3  # linicl's exit code for a run stopped by a non-finite loss
+
+
+def linicl(*args, allow_diverged=False):
+    """Runs `linicl ARGS...` and returns its stdout; stops the script on failure (a diverged
+    run, which keeps its last good state, is accepted when allow_diverged is set)."""
     command = [BINARY] + [str(a) for a in args]
     done = subprocess.run(command, capture_output=True, text=True)
-    if check and done.returncode != 0:
+    if done.returncode != 0 and not (allow_diverged and done.returncode == EXIT_DIVERGED):
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
+    if done.returncode == EXIT_DIVERGED:
+        print(done.stderr.strip())
     return done.stdout
 
 
 def train(path, **options):
     """Trains a run into `path` (reusing it if it exists and `reuse` is set), returns the path."""
     reuse = options.pop("reuse", False)
+    allow_diverged = options.pop("allow_diverged", False)
     if reuse and os.path.exists(path):
         return path
     args = ["train", "-o", path, "--force"]
@@ -32,7 +39,7 @@ def train(path, **options):
             args.append(flag)
         else:
             args += [flag, value]
-    linicl(*args)
+    linicl(*args, allow_diverged=allow_diverged)
     return path
 
 

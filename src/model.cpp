@@ -79,14 +79,22 @@ struct Sized {
 template <class Body>
 decltype(auto) dispatch_size(int m, Body&& body) {
   switch (m) {
-    case 2: return body(std::integral_constant<int, 2>());
-    case 3: return body(std::integral_constant<int, 3>());
-    case 4: return body(std::integral_constant<int, 4>());
-    case 5: return body(std::integral_constant<int, 5>());
-    case 6: return body(std::integral_constant<int, 6>());
-    case 11: return body(std::integral_constant<int, 11>());
-    case 21: return body(std::integral_constant<int, 21>());
-    default: return body(std::integral_constant<int, Eigen::Dynamic>());
+    case 2:
+      return body(std::integral_constant<int, 2>());
+    case 3:
+      return body(std::integral_constant<int, 3>());
+    case 4:
+      return body(std::integral_constant<int, 4>());
+    case 5:
+      return body(std::integral_constant<int, 5>());
+    case 6:
+      return body(std::integral_constant<int, 6>());
+    case 11:
+      return body(std::integral_constant<int, 11>());
+    case 21:
+      return body(std::integral_constant<int, 21>());
+    default:
+      return body(std::integral_constant<int, Eigen::Dynamic>());
   }
 }
 
@@ -137,7 +145,8 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
   const double inv_n = 1.0 / prompt.context;
   typename S::MatMap a(ws.a.data(), m, m), b(ws.b.data(), m, m), c(ws.c.data(), m, m);
   typename S::MatMap k_grad(ws.k_grad.data(), m, m);
-  typename S::VecMap query_grad(ws.query_grad.data(), m), next_query_grad(ws.next_query_grad.data(), m);
+  typename S::VecMap query_grad(ws.query_grad.data(), m),
+      next_query_grad(ws.next_query_grad.data(), m);
   query_grad.setZero();
   query_grad(d) = -dloss_dpred;  // ŷ = −[q_L]_{d+1}  (§3.3)
   bool has_gram_grad = false;

@@ -11,7 +11,9 @@ namespace {
 constexpr double kTailStart = 3.442619855899;
 constexpr double kLayerArea = 9.91256303526217e-3;
 
-double density(double x) { return std::exp(-0.5 * x * x); }
+double density(double x) {
+  return std::exp(-0.5 * x * x);
+}
 
 }  // namespace
 

@@ -44,4 +44,13 @@ inline double reference_prediction(const Weights& w, const Prompt& prompt) {
   return -z(z.rows() - 1, z.cols() - 1);
 }
 
+// The implementation under test, on the same footing: embed, then forward.
+inline double model_prediction(const Weights& w, const Prompt& prompt) {
+  EmbeddedPrompt embedded;
+  embed(prompt, embedded);
+  Tape tape;
+  Workspace ws;
+  return forward(w, embedded, tape, ws);
+}
+
 }  // namespace linicl::testing

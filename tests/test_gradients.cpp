@@ -5,6 +5,7 @@
 
 #include "fixtures.hpp"
 #include "linicl/objective.hpp"
+#include "reference_model.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;
@@ -123,4 +124,32 @@ TEST_CASE("the batch loss is the mean squared error of the predictions") {
     expected += r * r;
   }
   CHECK(objective.evaluate(theta, batch, nullptr) == Approx(expected / batch.size).epsilon(1e-14));
+}
+
+TEST_CASE("size-specialized kernels and the dynamic fallback agree with the reference") {
+  // d + 1 ∈ {2…6, 11, 21} run compiled-size kernels, every other size the dynamic one.
+  for (int d : {1, 2, 4, 5, 6, 7, 10, 12, 20}) {
+    const TaskSampler sampler = make_sampler(d, 9, 0.2, 4.0);
+    const Parametrization param(Param::kFull, d, 2, 2, false);
+    BatchObjective objective(sampler, param);
+    const BatchSpec batch{3, 0, 6};
+    RandomStream rs(40 + d, Purpose::kTest);
+    const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.1);
+    Weights w = param.make_weights();
+    param.expand(theta, w);
+    Prompt prompt;
+    sampler.sample(3, 0, 0, prompt);
+    INFO("d = " << d);
+    CHECK(std::abs(model_prediction(w, prompt) - reference_prediction(w, prompt)) <=
+          1e-12 * std::max(1.0, std::abs(reference_prediction(w, prompt))));
+    Eigen::VectorXd grad;
+    objective.evaluate(theta, batch, &grad);
+    Eigen::VectorXd u = random_matrix(param.size(), 1, rs);
+    u.normalize();
+    const double h = 1e-5;
+    const double numeric = (objective.evaluate(theta + h * u, batch, nullptr) -
+                            objective.evaluate(theta - h * u, batch, nullptr)) /
+                           (2 * h);
+    CHECK(std::abs(grad.dot(u) - numeric) <= 1e-7 + 1e-6 * std::abs(numeric));
+  }
 }

@@ -11,14 +11,6 @@ using namespace linicl::testing;
 
 namespace {
 
-double predict(const Weights& w, const Prompt& prompt) {
-  EmbeddedPrompt embedded;
-  embed(prompt, embedded);
-  Tape tape;
-  Workspace ws;
-  return forward(w, embedded, tape, ws);
-}
-
 double relative_error(double a, double b) {
   return std::abs(a - b) / std::max(std::abs(b), 1e-300);
 }
@@ -35,7 +27,7 @@ TEST_CASE("forward equals the literal attention form for any depth and head coun
         sampler.sample(1, 0, b, prompt);
         const double expected = reference_prediction(w, prompt);
         INFO("L = " << layers << ", H = " << heads << ", prompt " << b);
-        CHECK(relative_error(predict(w, prompt), expected) < 1e-12);
+        CHECK(relative_error(model_prediction(w, prompt), expected) < 1e-12);
       }
     }
   }
@@ -47,9 +39,9 @@ TEST_CASE("the query never influences the context: predictions are linear in x_{
   sampler.sample(2, 0, 0, prompt);
   const Weights w = random_weights(3, 2, 3, 4);
   const Eigen::VectorXd xq = prompt.x.col(7);
-  const double base = predict(w, prompt);
+  const double base = model_prediction(w, prompt);
   prompt.x.col(7) = 2.5 * xq;
-  CHECK(relative_error(predict(w, prompt), 2.5 * base) < 1e-12);
+  CHECK(relative_error(model_prediction(w, prompt), 2.5 * base) < 1e-12);
 }
 
 TEST_CASE("induced weights reproduce the prediction after every layer") {
@@ -129,10 +121,10 @@ TEST_CASE("(cP, Q/c) leaves every head unchanged") {
   Prompt prompt;
   sampler.sample(6, 0, 0, prompt);
   Weights w = random_weights(2, 2, 3, 21);
-  const double before = predict(w, prompt);
+  const double before = model_prediction(w, prompt);
   w.p(1, 0) *= 3.0;
   w.q(1, 0) /= 3.0;
   w.p(0, 1) *= -0.5;
   w.q(0, 1) /= -0.5;
-  CHECK(relative_error(predict(w, prompt), before) < 1e-12);
+  CHECK(relative_error(model_prediction(w, prompt), before) < 1e-12);
 }

@@ -8,13 +8,14 @@
 // configuration runs in its own process (run_grid.py), so the peak resident set size is the
 // configuration's own.
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "linicl/objective.hpp"
@@ -85,10 +86,15 @@ double fma_peak(int threads) {
   return 2.0 * kChains * kIterations * threads / elapsed / 1e9;
 }
 
+// The high-water mark of this process's resident set (VmHWM). Not getrusage's ru_maxrss,
+// which Linux carries over exec from the process that forked us (the Python driver).
 double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+  }
+  return std::nan("");
 }
 
 }  // namespace

@@ -21,9 +21,9 @@ struct TaskSpec {
 // One prompt. Buffers are reused when a Prompt is sampled into again (no allocation when the
 // sizes already match).
 struct Prompt {
-  Eigen::MatrixXd x;  // d × (n+1); column i is x_i, the last column is the query x_{n+1}
-  Eigen::VectorXd y;  // n+1 labels; y(n) is the query's target, never shown to the model
-  Eigen::VectorXd w;  // the task's weights
+  Eigen::MatrixXd x;      // d × (n+1); column i is x_i, the last column is the query x_{n+1}
+  Eigen::VectorXd y;      // n+1 labels; y(n) is the query's target, never shown to the model
+  Eigen::VectorXd w;      // the task's weights
   Eigen::MatrixXd draws;  // the sampler's scratch (isotropic draws), reused between prompts
 };
 
@@ -51,7 +51,7 @@ class TaskSampler {
  private:
   TaskSpec spec_;
   Eigen::MatrixXd sigma_, sigma_w_;
-  Eigen::MatrixXd sigma_sqrt_, sigma_w_sqrt_;  // symmetric square roots
+  Eigen::MatrixXd sigma_sqrt_, sigma_w_sqrt_;                     // symmetric square roots
   bool sigma_is_identity_ = false, sigma_w_is_identity_ = false;  // skip those products
 };
 
