@@ -40,7 +40,7 @@ def run(setting, noise, seed):
     path = results_path(f"runs/one_layer_{setting}_noise{noise}_seed{seed}.h5")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     options = dict(dim=5, context=20, layers=1, param="pgd", lr=0.03, init_std=0, batch=2000,
-                   steps=1500, noise=noise, seed=seed, reuse=True)
+                   steps=1500, warmup=0, clip=0, noise=noise, seed=seed, reuse=True)
     options.update(SETTINGS[setting])
     train(path, **options)
     p, q = weights(path)

@@ -19,6 +19,8 @@ double distance_to_gamma_star(TrainConfig config) {
   config.optimizer = "adam";
   config.lr = 0.03;
   config.schedule = "cosine";
+  config.warmup = 0;
+  config.clip = 0.0;
   config.init_std = 0.0;
   config.batch = 2000;
   config.steps = 1500;
