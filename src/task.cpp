@@ -105,28 +105,32 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
   out.y.resize(columns);
   out.w.resize(spec_.dim);
 
-  out.draws.resize(spec_.dim, columns);
+  const Eigen::Index d = spec_.dim;
+  out.draws.resize(d + (d + 1) * columns);
 
+  // The draws in stream order: g for w, then per column u_i and ε_i, which the map shows as
+  // a (d+1)×(n+1) matrix with u_i on top of ε_i.
   RandomStream rs(seed, Purpose::kPrompt, step, index);
-  // w = Σ_w^{1/2} g ~ N(0, Σ_w), with g parked in the first column of the scratch.
-  for (Eigen::Index j = 0; j < spec_.dim; ++j) out.draws(j, 0) = rs.normal();
-  if (sigma_w_is_identity_) {
-    out.w = out.draws.col(0);
-  } else {
-    out.w.noalias() = sigma_w_sqrt_ * out.draws.col(0);
-  }
-  // Column by column, u_i then ε_i (kept in y until the labels are formed).
+  double* const g = out.draws.data();
+  Eigen::Map<Eigen::MatrixXd> u_and_noise(g + d, d + 1, columns);
+  for (Eigen::Index j = 0; j < d; ++j) g[j] = rs.normal();
   for (Eigen::Index i = 0; i < columns; ++i) {
-    draw_isotropic(spec_, rs, out.draws.col(i));
-    out.y(i) = rs.normal();
+    draw_isotropic(spec_, rs, u_and_noise.col(i).head(d));
+    u_and_noise(d, i) = rs.normal();
   }
-  // X = Σ^{1/2} U in one product, then y = Xᵀw + σε.
-  if (sigma_is_identity_) {
-    out.x = out.draws;
+  // w = Σ_w^{1/2} g ~ N(0, Σ_w), X = Σ^{1/2} U in one product, then y = Xᵀw + σε.
+  const Eigen::Map<const Eigen::VectorXd> g_w(g, d);
+  if (sigma_w_is_identity_) {
+    out.w = g_w;
   } else {
-    out.x.noalias() = sigma_sqrt_ * out.draws;
+    out.w.noalias() = sigma_w_sqrt_ * g_w;
   }
-  out.y *= spec_.noise;
+  if (sigma_is_identity_) {
+    out.x = u_and_noise.topRows(d);
+  } else {
+    out.x.noalias() = sigma_sqrt_ * u_and_noise.topRows(d);
+  }
+  out.y = spec_.noise * u_and_noise.row(d).transpose();
   out.y.noalias() += out.x.transpose() * out.w;
 }
 

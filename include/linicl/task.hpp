@@ -24,7 +24,7 @@ struct Prompt {
   Eigen::MatrixXd x;      // d × (n+1); column i is x_i, the last column is the query x_{n+1}
   Eigen::VectorXd y;      // n+1 labels; y(n) is the query's target, never shown to the model
   Eigen::VectorXd w;      // the task's weights
-  Eigen::MatrixXd draws;  // the sampler's scratch (isotropic draws), reused between prompts
+  Eigen::VectorXd draws;  // the sampler's scratch (the raw draws), reused between prompts
 };
 
 // Draws covariates x = Σ^{1/2} u with u isotropic of unit covariance:
