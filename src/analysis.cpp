@@ -19,12 +19,14 @@ void AnalysisOptions::check() const {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw std::invalid_argument(message);
   };
-  require(prompts >= 1, "--prompts must be >= 1 (got " + std::to_string(prompts) + ")");
-  require(calibration_prompts >= 1,
-          "--calibration must be >= 1 (got " + std::to_string(calibration_prompts) + ")");
+  require(prompts >= 1 && prompts <= 100000000,
+          "--prompts must be in [1, 100000000] (got " + std::to_string(prompts) + ")");
+  require(
+      calibration_prompts >= 1 && calibration_prompts <= 100000000,
+      "--calibration must be in [1, 100000000] (got " + std::to_string(calibration_prompts) + ")");
   require(max_steps >= 1 && max_steps <= 100000,
           "--max-steps must be in [1, 100000] (got " + std::to_string(max_steps) + ")");
-  require(std::isfinite(ridge_lambda) && ridge_lambda != 0.0,
+  require(ridge_lambda == kRidgeFromNoise || (std::isfinite(ridge_lambda) && ridge_lambda > 0.0),
           "--ridge-lambda must be > 0 (got " + std::to_string(ridge_lambda) + ")");
 }
 
@@ -272,6 +274,11 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                        const Eigen::MatrixXd& sigma_w, const Weights& weights,
                        const AnalysisOptions& options) {
   options.check();
+  if (options.max_steps < config.layers) {
+    throw std::invalid_argument("--max-steps must be >= the run's " +
+                                std::to_string(config.layers) + " layers (got " +
+                                std::to_string(options.max_steps) + ")");
+  }
   AnalysisReport report;
   report.options = options;
   const TaskSampler sampler(config.task_spec(), sigma, sigma_w);

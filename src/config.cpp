@@ -7,6 +7,10 @@
 namespace linicl {
 
 namespace {
+constexpr int kMaxPrompts = 100000000;  // keeps batch sizes and chunk counts far from INT_MAX
+}  // namespace
+
+namespace {
 
 template <class T>
 std::string show(const T& value) {
@@ -52,7 +56,8 @@ void TrainConfig::check() const {
   require(dim >= 1, "dim", ">= 1", dim);
   require(context >= 1, "context", ">= 1", context);
   require_choice(cov, "cov", {"isotropic", "kappa", "spectrum", "file"});
-  require(finite(kappa) && kappa >= 1.0, "kappa", ">= 1", kappa);
+  // Beyond 1e12 the smallest eigenvalue is lost to round-off against the largest.
+  require(finite(kappa) && kappa >= 1.0 && kappa <= 1e12, "kappa", "in [1, 1e12]", kappa);
   require_choice(kappa_shape, "kappa-shape", {"geometric", "two-level"});
   if (cov == "spectrum") {
     require(static_cast<int>(spectrum.size()) == dim, "spectrum", "a list of exactly d values",
@@ -89,11 +94,12 @@ void TrainConfig::check() const {
   require(decay_every >= 1, "decay-every", ">= 1", decay_every);
   require(decay_factor > 0.0 && decay_factor <= 1.0, "decay-factor", "in (0, 1]", decay_factor);
   require(finite(min_lr) && min_lr >= 0.0, "min-lr", ">= 0", min_lr);
-  require(batch >= 1, "batch", ">= 1", batch);
+  require(batch >= 1 && batch <= kMaxPrompts, "batch", "in [1, 100000000]", batch);
   require(steps >= 1, "steps", ">= 1", steps);
   require(resample_every >= 0, "resample-every", ">= 0", resample_every);
   require(eval_every >= 1, "eval-every", ">= 1", eval_every);
-  require(eval_batch >= 1, "eval-batch", ">= 1", eval_batch);
+  require(eval_batch >= 1 && eval_batch <= kMaxPrompts, "eval-batch", "in [1, 100000000]",
+          eval_batch);
   require(checkpoint_every >= 0, "checkpoint-every", ">= 0", checkpoint_every);
 }
 

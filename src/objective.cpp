@@ -24,16 +24,19 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
   if (static_cast<int>(chunks_.size()) < num_chunks) chunks_.resize(num_chunks);
   const double scale = 1.0 / batch.size;
 
+  // Partial gradients are allocated here, outside the parallel region, so that running out
+  // of memory is an exception the caller sees rather than std::terminate inside OpenMP.
+  for (int c = 0; grad && c < num_chunks; ++c) {
+    Weights& g = chunks_[c].grad;
+    if (g.layers != weights.layers || g.dim != weights.dim || g.heads != weights.heads) {
+      g = Weights(weights.layers, weights.heads, weights.dim);
+    }
+  }
+
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < num_chunks; ++c) {
     ChunkScratch& s = chunks_[c];
-    if (grad) {
-      if (s.grad.layers != weights.layers || s.grad.dim != weights.dim ||
-          s.grad.heads != weights.heads) {
-        s.grad = Weights(weights.layers, weights.heads, weights.dim);
-      }
-      s.grad.set_zero();
-    }
+    if (grad) s.grad.set_zero();
     s.loss = 0.0;
     const int end = std::min(batch.size, (c + 1) * kChunk);
     for (int b = c * kChunk; b < end; ++b) {

@@ -33,6 +33,9 @@ Problem make_problem(const TrainConfig& config) {
       config.cov == "file"
           ? read_covariance_file(config.cov_file, {"/data/Sigma", "/Sigma"}, d, "--cov-file")
           : make_covariance(config.covariance_spec(), d, config.seed);
+  // Gamma covariates have covariance kθ·Σ (k, θ of the radial Gamma law); the run keeps the
+  // covariance of x itself, so every formula downstream sees the true second moment.
+  if (config.x_dist == "gamma") sigma *= config.gamma_shape * config.gamma_scale;
   Eigen::MatrixXd sigma_w;
   if (config.w_cov == "identity") {
     sigma_w = Eigen::MatrixXd::Identity(d, d);

@@ -83,11 +83,15 @@ std::string temporary_name(const std::string& path) {
   return path + ".tmp-" + std::to_string(::getpid());
 }
 
-// Runs `write` on a temporary file next to `path`, then renames it into place.
-void replace_atomically(const std::string& path,
+// Runs `write` on a temporary file next to `path`, then renames it into place. A symbolic
+// link is followed: its target is replaced and the link stays a link.
+void replace_atomically(const std::string& link_or_path,
                         const std::function<void(const std::string&)>& write) {
-  const std::string tmp = temporary_name(path);
   std::error_code ignored;
+  const std::string path = std::filesystem::is_symlink(link_or_path)
+                               ? std::filesystem::canonical(link_or_path).string()
+                               : link_or_path;
+  const std::string tmp = temporary_name(path);
   std::filesystem::remove(tmp, ignored);
   try {
     write(tmp);

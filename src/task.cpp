@@ -59,7 +59,7 @@ double draw_coordinate(XDist dist, RandomStream& rs) {
 
 // The factor r in u = r·g that turns g into the chosen isotropic distribution (task.hpp):
 // student-t r = √((ν−2)/χ²_ν) (unit covariance since E[1/χ²_ν] = 1/(ν−2)); sphere r = √d/‖g‖;
-// gamma r = √(d·s)/‖g‖, so that ‖u‖² = d·s and E[u uᵀ] = E[s]·I = kθ·I.
+// gamma r = √(d·s/(kθ))/‖g‖, so that ‖u‖² = d·s/(kθ) and E[u uᵀ] = E[s]/(kθ)·I = I.
 double radial_factor(const TaskSpec& spec, double squared_norm, RandomStream& rs) {
   const double d = spec.dim;
   switch (spec.x_dist) {
@@ -68,7 +68,8 @@ double radial_factor(const TaskSpec& spec, double squared_norm, RandomStream& rs
     case XDist::kSphere:
       return std::sqrt(d / squared_norm);
     case XDist::kGamma:
-      return std::sqrt(d * rs.gamma(spec.gamma_shape, spec.gamma_scale) / squared_norm);
+      return std::sqrt(d * rs.gamma(spec.gamma_shape, spec.gamma_scale) /
+                       (spec.gamma_shape * spec.gamma_scale * squared_norm));
     case XDist::kGaussian:
     case XDist::kUniform:
       break;

@@ -19,9 +19,9 @@ double spherical_factor(const TaskSpec& spec) {
       return 1.0;
     case XDist::kSphere:
       return d / (d + 2.0);
-    case XDist::kGamma: {
-      const double k = spec.gamma_shape, theta = spec.gamma_scale;
-      return d * k * (k + 1.0) * theta * theta / (d + 2.0);
+    case XDist::kGamma: {  // ‖u‖² = d·s/(kθ): E‖u‖⁴ = d²·E[s²]/(kθ)² = d²(k+1)/k
+      const double k = spec.gamma_shape;
+      return d * (k + 1.0) / (k * (d + 2.0));
     }
     case XDist::kStudentT:
       if (spec.dof <= 4.0) {

@@ -104,6 +104,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     if (t % config_.eval_every == 0) {
       curves.eval_step.push_back(t);
       curves.eval_loss.push_back(eval_loss(state.theta));
+      if (!std::isfinite(curves.eval_loss.back())) return diverge("non-finite evaluation loss", t);
     }
     const double loss = objective_.evaluate(state.theta, train_batch(t), &grad_);
     if (!std::isfinite(loss)) return diverge("non-finite training loss", t);
@@ -131,6 +132,9 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
   if (state.step < config_.steps) return {TrainStatus::kStopped, ""};
   curves.eval_step.push_back(state.step);
   curves.eval_loss.push_back(eval_loss(state.theta));
+  if (!std::isfinite(curves.eval_loss.back())) {
+    return diverge("non-finite evaluation loss", state.step);
+  }
   return {TrainStatus::kCompleted, ""};
 }
 

@@ -86,7 +86,7 @@ TEST_CASE("GD with the tuned step decreases R monotonically", "[algorithms]") {
   AnalysisOptions options;
   options.prompts = 32;
   options.calibration_prompts = 2000;
-  options.max_steps = 2;
+  options.max_steps = 3;
   const AnalysisReport report = analyze(config, sigma, sigma_w, weights, options);
   const double eta = report.algorithms.at(0).parameters.at(0);
   REQUIRE(report.algorithms.at(0).name == "gd");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "linicl/h5.hpp"
 #include "linicl/run_file.hpp"
 #include "support.hpp"
 
@@ -51,6 +52,8 @@ TEST_CASE("bad input is refused with the option's name, and nothing is changed")
   REQUIRE(run_linicl(dir.path(), "train" + kSmall + " -o existing.h5").exit_code == 0);
   std::ofstream(dir.file("text.h5")) << "not hdf5\n";
   std::ofstream(dir.file("unknown.ini")) << "dim = 3\nbogus = 1\n";
+  std::ofstream(dir.file("twice.ini")) << "lr = 0.1\n\nlr = 0.2\n";
+  std::ofstream(dir.file("threads.ini")) << "threads = 2\n";
   const auto before = snapshot(dir.path());
 
   const std::pair<std::string, std::string> cases[] = {
@@ -72,6 +75,14 @@ TEST_CASE("bad input is refused with the option's name, and nothing is changed")
       {"--x-dist student-t --dof 2", "--dof"},
       {"--noise -1", "--noise"},
       {"--resume existing.h5 --lr 0.1", "--lr"},
+      {"--resume existing.h5 --steps 80 --stop-at 30", "--stop-at"},
+      {"--threads -1", "--threads"},
+      {"--seed -1", "--seed"},
+      {"--cov kappa --kappa 1e13", "--kappa"},
+      {"--batch 2000000000", "--batch"},
+      {"--config twice.ini", "already set on line 1"},
+      {"--config threads.ini", "give --threads on the command line"},
+      {"-o .", "--out"},
   };
   for (const auto& [args, expected] : cases) {
     const CommandResult result = run_linicl(dir.path(), "train " + args);
@@ -156,6 +167,37 @@ TEST_CASE("a config file sets options, the command line overrides it, and both a
   CHECK(run.sigma.trace() == Approx(2.0));
   CHECK(run.sigma.selfadjointView<Eigen::Lower>().eigenvalues().maxCoeff() == Approx(1.5));
   CHECK_THAT(run.command, Catch::Contains("--config run.ini --steps 6"));
+}
+
+TEST_CASE("config files understand no-name flags") {
+  TempDir dir;
+  std::ofstream(dir.file("flags.ini")) << "cov = kappa\nrotate = true\nno-normalize = true\n";
+  std::ofstream(dir.file("off.ini")) << "no-rotate = true\n";
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --config flags.ini -o a.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), "train" + kSmall + " --config off.ini -o b.h5").exit_code == 0);
+  CHECK(load_run(dir.file("a.h5")).config.rotate);
+  CHECK_FALSE(load_run(dir.file("a.h5")).config.normalize);
+  CHECK_FALSE(load_run(dir.file("b.h5")).config.rotate);
+}
+
+TEST_CASE("a resumed run keeps the covariance it was trained on") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("sub"));
+  {
+    const h5::File f = h5::File::create(dir.file("cov.h5"));
+    f.write_matrix("Sigma", Eigen::Vector3d(3.0, 1.0, 0.5).asDiagonal().toDenseMatrix());
+  }
+  REQUIRE(run_linicl(dir.path(),
+                     "train" + kSmall + " --cov file --cov-file cov.h5 --stop-at 20 -o r.h5")
+              .exit_code == 0);
+  const Eigen::MatrixXd sigma = load_run(dir.file("r.h5")).sigma;
+  std::filesystem::remove(dir.file("cov.h5"));  // gone, and resumed from another folder
+  const CommandResult resumed = run_linicl(dir.file("sub"), "train --resume ../r.h5");
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  const RunRecord run = load_run(dir.file("r.h5"));
+  CHECK(run.status == "completed");
+  CHECK(run.sigma == sigma);
 }
 
 TEST_CASE("forcing replaces a run, and init starts from another run's weights") {

@@ -116,7 +116,7 @@ TEST_CASE("task: moments of covariates, weights and label noise", "[task]") {
       {"uniform", XDist::kUniform, 5.0, 0.1, 10.0, 1.0},
       {"student-t", XDist::kStudentT, 8.0, 0.1, 10.0, 1.0},
       {"sphere", XDist::kSphere, 5.0, 0.1, 10.0, 1.0},
-      {"gamma", XDist::kGamma, 5.0, 0.1, 20.0, 2.0},  // kθ = 2
+      {"gamma", XDist::kGamma, 5.0, 0.1, 20.0, 1.0},  // kθ = 2, normalized away
   }));
   INFO("x-dist " << c.name);
   TaskSpec spec = task_spec(c.dist);
@@ -205,7 +205,7 @@ TEST_CASE("task: gamma covariates have the heavy radial tail of Gamma(k, theta)"
   const TaskSampler sampler(spec, rotated_sigma(10.0, kDim), Eigen::MatrixXd::Identity(kDim, kDim));
   const Eigen::ArrayXd squared_norms =
       whitened_covariates(sampler, kPrompts).colwise().squaredNorm().transpose().array();
-  CHECK(squared_norms.mean() == Approx(kDim).epsilon(0.05));  // d·kθ
+  CHECK(squared_norms.mean() == Approx(kDim).epsilon(0.05));  // d
   CHECK(squared_norms.square().mean() / (kDim * kDim) == Approx(11.0).epsilon(0.2));
 }
 

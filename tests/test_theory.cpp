@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "fixtures.hpp"
+#include "linicl/problem.hpp"
 #include "linicl/theory.hpp"
 
 using namespace linicl;
@@ -165,4 +166,28 @@ TEST_CASE("student-t with ν ≤ 4 has no finite fourth moment and is refused", 
   spec.dof = 4.0;
   const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(3, 3);
   CHECK_THROWS_WITH(OneLayerTheory(spec, identity, identity), Catch::Contains("--dof > 4"));
+}
+
+TEST_CASE("gamma covariates with kθ ≠ 1: the run's Σ is Cov(x) and f still matches sampling",
+          "[theory]") {
+  TrainConfig config;
+  config.dim = 4;
+  config.context = 12;
+  config.cov = "kappa";
+  config.kappa = 5.0;
+  config.rotate = true;
+  config.x_dist = "gamma";
+  config.gamma_shape = 2.0;
+  config.gamma_scale = 1.5;  // kθ = 3
+  config.noise = 0.3;
+  const Problem problem = make_problem(config);
+  CHECK(problem.sigma.trace() == Approx(3.0 * config.dim));  // tr Σ = d before the kθ scale
+  const OneLayerTheory theory(config.task_spec(), problem.sigma, problem.sigma_w);
+  for (const Eigen::MatrixXd& gamma :
+       {theory.gamma_star(), Eigen::MatrixXd(0.5 * theory.gamma_star())}) {
+    const Estimate mc = sampled_loss(problem.sampler, gamma, 200000, 5);
+    INFO("f = " << theory.loss(gamma) << ", Monte Carlo " << mc.mean << " ± " << mc.standard_error);
+    CHECK(std::abs(mc.mean - theory.loss(gamma)) < 3.0 * mc.standard_error);
+    CHECK(mc.standard_error < 0.02 * mc.mean);
+  }
 }

@@ -20,7 +20,8 @@ struct AnalysisOptions {
   int prompts = 2000;              // evaluation prompts
   int calibration_prompts = 2000;  // prompts on which step sizes and scalars are fitted
   int max_steps = 64;              // K for the open-ended learners (gd, pgd-theory, newton)
-  double ridge_lambda = -1.0;      // < 0: σ² (Bayes-optimal for w ~ N(0, I)), at least 1e-8
+  static constexpr double kRidgeFromNoise = -1.0;  // the default: σ², Bayes-optimal for
+  double ridge_lambda = kRidgeFromNoise;           // w ~ N(0, I), at least 1e-8; else > 0
   std::uint64_t seed = 777;
   void check() const;  // throws std::invalid_argument naming the option
 };

@@ -32,7 +32,8 @@ struct Prompt {
 //   uniform   u_j i.i.d. uniform on [-√3, √3]
 //   student-t u = g·√((ν−2)/χ²_ν), g ~ N(0, I) (multivariate t, elliptical)
 //   sphere    u = √d·g/‖g‖  (uniform on the sphere of radius √d)
-//   gamma     u = √(d·s)·g/‖g‖, s ~ Gamma(k, θ)  (covariance kθ·I; the defaults give I)
+//   gamma     u = √(d·s/(kθ))·g/‖g‖, s ~ Gamma(k, θ)  (heavy-tailed radius; the linicl train
+//             option --x-dist gamma scales Σ by kθ = E s, see make_problem)
 // weights w = Σ_w^{1/2} g, and labels y_i = wᵀx_i + σ ε_i.
 class TaskSampler {
  public:

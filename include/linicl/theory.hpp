@@ -10,7 +10,7 @@ namespace linicl {
 // E[(xᵀ C x) x xᵀ] for x = Σ^{1/2}u drawn as in TaskSampler and C symmetric. With
 // B = Σ^{1/2} C Σ^{1/2} it is Σ^{1/2} (c (tr B·I + 2B) + e·Diag(B)) Σ^{1/2}, where
 // c = E‖u‖⁴/(d(d+2)) for the spherically symmetric laws (gaussian 1, sphere d/(d+2),
-// gamma d·k(k+1)θ²/(d+2), student-t (ν−2)/(ν−4)) and uniform has c = 1, e = κ₄ − 3 = −6/5.
+// gamma d(k+1)/(k(d+2)), student-t (ν−2)/(ν−4)) and uniform has c = 1, e = κ₄ − 3 = −6/5.
 // Throws std::invalid_argument for student-t with ν ≤ 4 (infinite fourth moment).
 Eigen::MatrixXd weighted_fourth_moment(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
                                        const Eigen::MatrixXd& c);

@@ -76,6 +76,10 @@ void print_weights(const AnalysisReport& report) {
 }
 
 int run_analyze(const AnalyzeArgs& args) {
+  if (args.threads < 0) {
+    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
+                                ")");
+  }
   if (args.threads > 0) omp_set_num_threads(args.threads);
   args.options.check();
   const RunRecord run = load_run(args.path);
@@ -113,8 +117,10 @@ Runner add_analyze(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ridge-lambda", o.ridge_lambda,
                   "ridge lambda, > 0 (default: sigma^2, at least 1e-8)")
+      ->check(positive())
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the evaluation and calibration prompts")
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace linicl::cli {
 
@@ -13,6 +14,28 @@ using Runner = std::function<int(const std::string& command)>;
 Runner add_train(CLI::App& app);
 Runner add_inspect(CLI::App& app);
 Runner add_analyze(CLI::App& app);
+
+// Seeds and other unsigned options: CLI11 alone would wrap −1 around to 2⁶⁴ − 1.
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](const std::string& value) {
+        return value.find('-') == std::string::npos ? std::string()
+                                                    : "must be >= 0 (got " + value + ")";
+      },
+      ">= 0");
+}
+
+// Options that must be a number > 0, with a message in linicl's words.
+inline CLI::Validator positive() {
+  return CLI::Validator(
+      [](const std::string& value) {
+        double number = 0.0;
+        return CLI::detail::lexical_cast(value, number) && number > 0.0
+                   ? std::string()
+                   : "must be > 0 (got " + value + ")";
+      },
+      "> 0");
+}
 
 // Exit codes: 0 success, 1 refused input or failed I/O, 2 command-line usage, 3 diverged run.
 inline constexpr int kExitError = 1;

@@ -17,9 +17,13 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, version or the usage error
-    return code == 0 ? 0 : 2;
+    std::cerr << "linicl: error: " << e.what() << "\nRun with --help for more information.\n";
+    return 2;
   }
   try {
     std::string command = "linicl";

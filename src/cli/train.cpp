@@ -1,5 +1,6 @@
 // `linicl train`: parse and validate the options, train, save the run file, summarize.
 #include <omp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
@@ -52,6 +53,9 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
       option = cmd.add_option(flags, field, help);
     }
     option->capture_default_str();
+    if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+      option->check(non_negative());
+    }
     if constexpr (std::is_same_v<T, std::vector<double>>) {
       option->delimiter(',');
     } else {
@@ -79,12 +83,26 @@ std::string trim(const std::string& text) {
   return text.substr(first, last - first + 1);
 }
 
+// "true" for "false" and the reverse, in any of the spellings CLI11 accepts for a flag.
+std::string negate_bool(const std::string& value, const std::string& what) {
+  static const char* const kTrue[] = {"true", "1", "yes", "on"};
+  static const char* const kFalse[] = {"false", "0", "no", "off"};
+  for (const char* t : kTrue) {
+    if (value == t) return "false";
+  }
+  for (const char* f : kFalse) {
+    if (value == f) return "true";
+  }
+  throw std::invalid_argument(what + ": expected true or false (got '" + value + "')");
+}
+
 // Reads `name = value` lines (# starts a comment; [sections] are ignored) into the options
 // that the command line did not set: the command line wins. Unknown names are refused.
 void apply_config_file(const std::string& path, const TrainArgs& args) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument("--config: cannot read '" + path + "'");
   std::string line;
+  std::map<const CLI::Option*, int> first_line;  // the line that set each option
   for (int number = 1; std::getline(in, line); ++number) {
     line = trim(line.substr(0, line.find('#')));
     if (line.empty() || line.front() == '[') continue;
@@ -101,8 +119,27 @@ void apply_config_file(const std::string& path, const TrainArgs& args) {
     for (CLI::Option* candidate : args.run_options) {
       if (candidate->check_lname(name)) option = candidate;
     }
-    if (option == nullptr) throw std::invalid_argument(where + "unknown option '" + name + "'");
-    if (option->count() > 0) continue;
+    if (option == nullptr) {
+      static const char* const kCommandLineOnly[] = {"out",     "force",   "resume",
+                                                     "stop-at", "threads", "config"};
+      for (const char* only : kCommandLineOnly) {
+        if (name == only) {
+          throw std::invalid_argument(where + "'" + name +
+                                      "' is not part of a run's config; give --" + name +
+                                      " on the command line");
+        }
+      }
+      throw std::invalid_argument(where + "unknown option '" + name + "'");
+    }
+    if (const auto [seen, inserted] = first_line.emplace(option, number); !inserted) {
+      throw std::invalid_argument(where + "'" + name + "' was already set on line " +
+                                  std::to_string(seen->second));
+    }
+    if (option->count() > 0) continue;  // the command line wins
+    // `no-name = true` is `name = false` (and the reverse).
+    if (name.rfind("no-", 0) == 0 && option->check_lname(name.substr(3))) {
+      value = negate_bool(value, where + name);
+    }
     try {
       option->clear();
       option->add_result(value);
@@ -119,10 +156,17 @@ void check_output_path(const std::string& path, bool force) {
     throw std::invalid_argument("--out: '" + path +
                                 "' exists; pass --force to overwrite it or choose another name");
   }
+  if (fs::is_directory(path)) throw std::invalid_argument("--out: '" + path + "' is a folder");
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent)) {
     throw std::invalid_argument("--out: folder '" + parent.string() + "' does not exist");
   }
+  // Find out now, not after training, whether the folder takes a new file.
+  const std::string probe = path + ".probe-" + std::to_string(::getpid());
+  if (!std::ofstream(probe)) {
+    throw std::invalid_argument("--out: cannot write in the folder of '" + path + "'");
+  }
+  fs::remove(probe);
 }
 
 // Runs `read` and prefixes the message of anything it throws with the option's name.
@@ -205,6 +249,10 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
 }
 
 int run_train(TrainArgs& args, const std::string& command) {
+  if (args.threads < 0) {
+    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
+                                ")");
+  }
   if (args.threads > 0) omp_set_num_threads(args.threads);
   RunRecord run;
   std::string out = args.out;
@@ -244,14 +292,21 @@ int run_train(TrainArgs& args, const std::string& command) {
       check_output_path(out, args.force);
     }
   }
-  if (args.stop_at < 0) {
-    throw std::invalid_argument("--stop-at must be >= 0 (got " + std::to_string(args.stop_at) +
-                                ")");
+  if (args.stop_at < 0 || (args.stop_at > 0 && args.stop_at <= run.state.step)) {
+    throw std::invalid_argument("--stop-at must be 0 or more than the " +
+                                std::to_string(run.state.step) + " steps done (got " +
+                                std::to_string(args.stop_at) + ")");
   }
-  const Problem problem = make_problem(run.config);
+  // A resumed run keeps the Σ and Σ_w it was trained on (/data), whatever --cov-file holds now.
+  const Problem problem =
+      args.resume.empty() ? make_problem(run.config)
+                          : Problem{run.sigma, run.sigma_w,
+                                    TaskSampler(run.config.task_spec(), run.sigma, run.sigma_w)};
   run.sigma = problem.sigma;
   run.sigma_w = problem.sigma_w;
   run.command = command;
+  run.status = "running";
+  run.reason.clear();
   Trainer trainer(run.config, problem.sampler);
   if (args.resume.empty()) {
     if (run.config.init.empty()) {
@@ -279,7 +334,9 @@ int run_train(TrainArgs& args, const std::string& command) {
 
   if (outcome.status == TrainStatus::kDiverged) {
     std::cerr << "linicl: training diverged: " << outcome.reason
-              << ". The last good state is saved in " << out << "; lower --lr or set --clip.\n";
+              << ". The last good state is saved in " << out
+              << ". If the loss grew during training, lower --lr or set --clip; if it was huge "
+                 "from the start, lower --init-std or rescale the data.\n";
     return kExitDiverged;
   }
   print_summary(run, out, seconds, run.state.step - first);
