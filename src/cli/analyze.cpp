@@ -96,6 +96,13 @@ int run_analyze(const AnalyzeArgs& args) {
   print_matches(report);
   print_weights(report);
   for (const std::string& note : report.notes) std::printf("note: %s\n", note.c_str());
+  if (run.status != "completed") {
+    std::printf("note: the run's status is %s%s%s; these are its last saved weights\n",
+                run.status.c_str(), run.reason.empty() ? "" : ": ", run.reason.c_str());
+  }
+  if (!report.model_loss.allFinite()) {
+    std::printf("note: the model's loss overflows on some evaluation prompts (inf above)\n");
+  }
   std::printf("\nWritten to /analysis in %s\n", args.path.c_str());
   return 0;
 }
