@@ -38,14 +38,11 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
     ChunkScratch& s = chunks_[c];
     if (grad) s.grad.set_zero();
     s.loss = 0.0;
-    const int end = std::min(batch.size, (c + 1) * kChunk);
-    for (int b = c * kChunk; b < end; ++b) {
-      sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), s.prompt);
-      embed(s.prompt, s.embedded);
-      const double residual = forward(weights, s.embedded, s.tape, s.ws) - s.embedded.target;
-      s.loss += residual * residual;
-      // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
-      if (grad) backward(weights, s.embedded, s.tape, 2.0 * residual * scale, s.grad, s.ws);
+    const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
+    if (has_lane_kernels(weights.dim + 1)) {
+      add_lanes(weights, batch, begin, end, scale, grad != nullptr, s);
+    } else {
+      add_prompts(weights, batch, begin, end, scale, grad != nullptr, s);
     }
   }
 
@@ -56,6 +53,39 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
     if (grad) *grad += chunks_[c].grad;
   }
   return loss * scale;
+}
+
+void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end,
+                                 double scale, bool with_grad, ChunkScratch& s) const {
+  for (int b = begin; b < end; ++b) {
+    sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), s.prompt);
+    embed(s.prompt, s.embedded);
+    const double residual = forward(weights, s.embedded, s.tape, s.ws) - s.embedded.target;
+    s.loss += residual * residual;
+    // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
+    if (with_grad) backward(weights, s.embedded, s.tape, 2.0 * residual * scale, s.grad, s.ws);
+  }
+}
+
+void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end,
+                               double scale, bool with_grad, ChunkScratch& s) const {
+  s.lane_prompts.resize(kLanes);
+  for (int first = begin; first < end; first += kLanes) {
+    const int count = std::min(kLanes, end - first);
+    for (int l = 0; l < count; ++l) {
+      sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(first + l),
+                      s.lane_prompts[l]);
+    }
+    embed_lanes(s.lane_prompts.data(), count, s.lanes);
+    double prediction[kLanes], dloss[kLanes] = {};
+    forward_lanes(weights, s.lanes, s.lane_tape, s.lane_ws, prediction);
+    for (int l = 0; l < count; ++l) {
+      const double residual = prediction[l] - s.lanes.target[l];
+      s.loss += residual * residual;
+      dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
+    }
+    if (with_grad) backward_lanes(weights, s.lanes, s.lane_tape, dloss, s.grad, s.lane_ws);
+  }
 }
 
 }  // namespace linicl

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "linicl/model.hpp"
+#include "linicl/model_lanes.hpp"
 #include "linicl/parametrization.hpp"
 #include "linicl/task.hpp"
 
@@ -41,9 +42,19 @@ class BatchObjective {
     EmbeddedPrompt embedded;
     Tape tape;
     Workspace ws;
+    std::vector<Prompt> lane_prompts;  // small d: kLanes prompts at a time (model_lanes.hpp)
+    LanePrompts lanes;
+    LaneTape lane_tape;
+    LaneWorkspace lane_ws;
     Weights grad;
     double loss = 0.0;
   };
+  // Adds the loss (and gradient) of prompts [begin, end) of the batch to the chunk's sums,
+  // one prompt at a time or kLanes at a time.
+  void add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
+                   bool with_grad, ChunkScratch& s) const;
+  void add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
+                 bool with_grad, ChunkScratch& s) const;
   const TaskSampler& sampler_;
   const Parametrization& param_;
   Weights weights_, weights_grad_;

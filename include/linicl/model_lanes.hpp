@@ -1,0 +1,49 @@
+// The model of model.hpp for kLanes prompts at once, for small d (DESIGN §13).
+//
+// A prompt's matrices are (d+1)×(d+1), too small for SIMD within one prompt (6×6 at d = 5).
+// Here every per-prompt quantity is stored lane-innermost, element (i, j) of prompt l at
+// [(i·(d+1) + j)·kLanes + l], so each multiply-add runs on kLanes prompts in one SIMD
+// instruction. The arithmetic is that of forward() and backward() in model.cpp, prompt by
+// prompt (tested to 1e-12); the sums run in another order, so results differ in the last bits.
+#pragma once
+
+#include <vector>
+
+#include "linicl/model.hpp"
+#include "linicl/task.hpp"
+
+namespace linicl {
+
+constexpr int kLanes = 8;
+
+// Whether d + 1 = side has lane kernels (small sides only; larger ones go prompt by prompt).
+bool has_lane_kernels(int side);
+
+// Up to kLanes embedded prompts (§3.1); lanes past `count` hold zeros.
+struct LanePrompts {
+  int dim = 0, context = 0, count = 0;
+  std::vector<double> gram;   // G_0, [d+1][d+1][kLanes]
+  std::vector<double> query;  // z_{n+1}, [d+1][kLanes]
+  double target[kLanes] = {};
+  std::vector<double> columns;  // scratch: z_t of every lane, [n][d+1][kLanes]
+};
+void embed_lanes(const Prompt* prompts, int count, LanePrompts& out);
+
+// Activations kept for backward, sized on first use: G_ℓ, q_ℓ (ℓ = 0…L) and K_ℓ (ℓ < L).
+struct LaneTape {
+  std::vector<double> gram, query, attention;
+};
+// Scratch for forward and backward, sized on first use; one per thread.
+struct LaneWorkspace {
+  std::vector<double> a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad;
+};
+
+// ŷ of every lane into prediction[kLanes] (lanes past count: 0). Needs has_lane_kernels(d+1).
+void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
+                   double* prediction);
+
+// Adds ∂ℒ/∂P, ∂ℒ/∂Q into grad for ∂ℒ/∂ŷ_l = dloss_dpred[l], the lanes summed in order.
+void backward_lanes(const Weights& w, const LanePrompts& prompts, const LaneTape& tape,
+                    const double* dloss_dpred, Weights& grad, LaneWorkspace& ws);
+
+}  // namespace linicl

@@ -1,0 +1,61 @@
+// The lane-batched model against the one-prompt model, tensor by tensor.
+#include <catch2/catch.hpp>
+
+#include "fixtures.hpp"
+#include "linicl/model_lanes.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "[model]") {
+  for (int d : {1, 2, 3, 4, 5, 10}) {
+    REQUIRE(has_lane_kernels(d + 1));
+    for (int layers : {1, 3}) {
+      for (int heads : {1, 2}) {
+        for (int count : {1, 5, kLanes}) {
+          INFO("d = " << d << ", L = " << layers << ", H = " << heads << ", prompts " << count);
+          const TaskSampler sampler = make_sampler(d, 11, 0.3, 6.0);
+          const Weights w = random_weights(layers, heads, d, 7 * d + layers, 0.3);
+          std::vector<Prompt> prompts(count);
+          for (int b = 0; b < count; ++b) sampler.sample(4, 2, b, prompts[b]);
+          double dloss[kLanes] = {};
+          for (int b = 0; b < count; ++b) dloss[b] = 0.3 * (b + 1) - 1.0;
+
+          // One prompt at a time.
+          Weights expected(layers, heads, d);
+          expected.set_zero();
+          std::vector<double> expected_prediction(count);
+          Tape tape;
+          Workspace ws;
+          for (int b = 0; b < count; ++b) {
+            EmbeddedPrompt e;
+            embed(prompts[b], e);
+            expected_prediction[b] = forward(w, e, tape, ws);
+            backward(w, e, tape, dloss[b], expected, ws);
+          }
+          // All at once.
+          LanePrompts lanes;
+          embed_lanes(prompts.data(), count, lanes);
+          LaneTape lane_tape;
+          LaneWorkspace lane_ws;
+          double prediction[kLanes];
+          forward_lanes(w, lanes, lane_tape, lane_ws, prediction);
+          Weights grad(layers, heads, d);
+          grad.set_zero();
+          backward_lanes(w, lanes, lane_tape, dloss, grad, lane_ws);
+
+          for (int b = 0; b < count; ++b) {
+            CHECK(prediction[b] == Approx(expected_prediction[b]).epsilon(1e-12).margin(1e-12));
+          }
+          for (int b = count; b < kLanes; ++b) CHECK(prediction[b] == 0.0);
+          for (std::size_t i = 0; i < grad.P.size(); ++i) {
+            const double scale = expected.P[i].norm() + expected.Q[i].norm();
+            CHECK((grad.P[i] - expected.P[i]).norm() <= 1e-12 * scale);
+            CHECK((grad.Q[i] - expected.Q[i]).norm() <= 1e-12 * scale);
+          }
+        }
+      }
+    }
+  }
+  CHECK_FALSE(has_lane_kernels(7));
+}
