@@ -22,6 +22,9 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
                                         Weights* grad) {
   const int num_chunks = (batch.size + kChunk - 1) / kChunk;
   if (static_cast<int>(chunks_.size()) < num_chunks) chunks_.resize(num_chunks);
+  if (static_cast<int>(threads_.size()) < omp_get_max_threads()) {
+    threads_.resize(omp_get_max_threads());
+  }
   const double scale = 1.0 / batch.size;
 
   // Partial gradients are allocated here, outside the parallel region, so that running out
@@ -35,14 +38,15 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
 
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < num_chunks; ++c) {
-    ChunkScratch& s = chunks_[c];
-    if (grad) s.grad.set_zero();
-    s.loss = 0.0;
+    ChunkSums& sums = chunks_[c];
+    ThreadScratch& t = threads_[omp_get_thread_num()];
+    if (grad) sums.grad.set_zero();
+    sums.loss = 0.0;
     const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
     if (has_lane_kernels(weights.dim + 1)) {
-      add_lanes(weights, batch, begin, end, scale, grad != nullptr, s);
+      add_lanes(weights, batch, begin, end, scale, grad != nullptr, t, sums);
     } else {
-      add_prompts(weights, batch, begin, end, scale, grad != nullptr, s);
+      add_prompts(weights, batch, begin, end, scale, grad != nullptr, t, sums);
     }
   }
 
@@ -56,35 +60,37 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
 }
 
 void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end,
-                                 double scale, bool with_grad, ChunkScratch& s) const {
+                                 double scale, bool with_grad, ThreadScratch& t,
+                                 ChunkSums& sums) const {
   for (int b = begin; b < end; ++b) {
-    sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), s.prompt);
-    embed(s.prompt, s.embedded);
-    const double residual = forward(weights, s.embedded, s.tape, s.ws) - s.embedded.target;
-    s.loss += residual * residual;
+    sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.prompt);
+    embed(t.prompt, t.embedded);
+    const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
+    sums.loss += residual * residual;
     // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
-    if (with_grad) backward(weights, s.embedded, s.tape, 2.0 * residual * scale, s.grad, s.ws);
+    if (with_grad) backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
   }
 }
 
 void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end,
-                               double scale, bool with_grad, ChunkScratch& s) const {
-  s.lane_prompts.resize(kLanes);
+                               double scale, bool with_grad, ThreadScratch& t,
+                               ChunkSums& sums) const {
+  t.lane_prompts.resize(kLanes);
   for (int first = begin; first < end; first += kLanes) {
     const int count = std::min(kLanes, end - first);
     for (int l = 0; l < count; ++l) {
       sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(first + l),
-                      s.lane_prompts[l]);
+                      t.lane_prompts[l]);
     }
-    embed_lanes(s.lane_prompts.data(), count, s.lanes);
+    embed_lanes(t.lane_prompts.data(), count, t.lanes);
     double prediction[kLanes], dloss[kLanes] = {};
-    forward_lanes(weights, s.lanes, s.lane_tape, s.lane_ws, prediction);
+    forward_lanes(weights, t.lanes, t.lane_tape, t.lane_ws, prediction);
     for (int l = 0; l < count; ++l) {
-      const double residual = prediction[l] - s.lanes.target[l];
-      s.loss += residual * residual;
+      const double residual = prediction[l] - t.lanes.target[l];
+      sums.loss += residual * residual;
       dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
     }
-    if (with_grad) backward_lanes(weights, s.lanes, s.lane_tape, dloss, s.grad, s.lane_ws);
+    if (with_grad) backward_lanes(weights, t.lanes, t.lane_tape, dloss, sums.grad, t.lane_ws);
   }
 }
 

@@ -20,7 +20,8 @@ struct BatchSpec {
   int size = 0;
 };
 
-// Owns the per-chunk scratch and partial gradients, so repeated calls allocate nothing.
+// Owns the per-thread scratch and per-chunk partial gradients, so repeated calls allocate
+// nothing.
 // Borrows the sampler and parametrization, which must outlive it. Not for concurrent calls.
 class BatchObjective {
  public:
@@ -37,7 +38,8 @@ class BatchObjective {
   double evaluate_weights(const Weights& weights, const BatchSpec& batch, Weights* grad);
 
  private:
-  struct ChunkScratch {
+  // What one thread works in, reused from chunk to chunk.
+  struct ThreadScratch {
     Prompt prompt;
     EmbeddedPrompt embedded;
     Tape tape;
@@ -46,19 +48,23 @@ class BatchObjective {
     LanePrompts lanes;
     LaneTape lane_tape;
     LaneWorkspace lane_ws;
+  };
+  // What one chunk adds up, kept until the chunks are summed in order.
+  struct ChunkSums {
     Weights grad;
     double loss = 0.0;
   };
-  // Adds the loss (and gradient) of prompts [begin, end) of the batch to the chunk's sums,
+  // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
   // one prompt at a time or kLanes at a time.
   void add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
-                   bool with_grad, ChunkScratch& s) const;
+                   bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
   void add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
-                 bool with_grad, ChunkScratch& s) const;
+                 bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
   const TaskSampler& sampler_;
   const Parametrization& param_;
   Weights weights_, weights_grad_;
-  std::vector<ChunkScratch> chunks_;
+  std::vector<ThreadScratch> threads_;
+  std::vector<ChunkSums> chunks_;
 };
 
 }  // namespace linicl
