@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "linicl/model_lanes.hpp"
 #include "linicl/objective.hpp"
 #include "linicl/optimizer.hpp"
 #include "linicl/parametrization.hpp"
@@ -44,10 +45,11 @@ Stats summarize(std::vector<double> times) {
   return {median, times.front(), times.back()};
 }
 
-// Floating-point operations of one prompt's forward and backward as src/model.cpp performs
-// them (a multiply-add counts 2, scalings folded into a product count nothing; D = d + 1).
-// Sampling and the optimizer are not counted.
-//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1)
+// Floating-point operations of one prompt's forward and backward as src/model.cpp and
+// src/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product count
+// nothing; D = d + 1). Sampling and the optimizer are not counted.
+//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1) one prompt at a time (Eigen forms
+//              the full XXᵀ); n·D(D + 1), the upper triangle, in the lane kernels
 //   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
 //   backward   per layer: K̄ = q̄'qᵀ, q̄ = q̄' + Kᵀq̄': 3D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄,
@@ -55,7 +57,8 @@ Stats summarize(std::vector<double> times) {
 //              and Ḡ' + Ḡ'ᵀ: D²
 double prompt_flops(double d, double n, int layers, int heads) {
   const double D = d + 1, D2 = D * D, D3 = D2 * D;
-  double flops = 2 * n * (d * d + d + 1);
+  double flops =
+      linicl::has_lane_kernels(static_cast<int>(D)) ? n * D * (D + 1) : 2 * n * (d * d + d + 1);
   for (int l = 0; l < layers; ++l) {
     flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
     flops += 3 * D2 + heads * (12 * D3 + 3 * D2);
