@@ -73,6 +73,19 @@ Eigen::MatrixXd OneLayerTheory::gradient(const Eigen::MatrixXd& gamma) const {
   return 2.0 * (sigma_ * gamma * h_ - cross_);
 }
 
+Eigen::MatrixXd OneLayerTheory::hessian_times(const Eigen::MatrixXd& delta) const {
+  return 2.0 * sigma_ * delta * h_;
+}
+
+Eigen::MatrixXd OneLayerTheory::hessian() const {
+  const Eigen::Index d = sigma_.rows();
+  Eigen::MatrixXd result(d * d, d * d);  // block (a, b) is 2·H(a, b)·Σ
+  for (Eigen::Index a = 0; a < d; ++a) {
+    for (Eigen::Index b = 0; b < d; ++b) result.block(a * d, b * d, d, d) = 2.0 * h_(a, b) * sigma_;
+  }
+  return result;
+}
+
 double relative_distance(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
   return (a - b).norm() / b.norm();
 }

@@ -191,3 +191,33 @@ TEST_CASE("gamma covariates with kθ ≠ 1: the run's Σ is Cov(x) and f still m
     CHECK(mc.standard_error < 0.02 * mc.mean);
   }
 }
+
+TEST_CASE("the Hessian of f is 2 H ⊗ Σ: finite differences, action, and definiteness at Γ*",
+          "[theory]") {
+  const int d = 4;
+  const Eigen::MatrixXd sigma = rotated_covariance(d, 10.0);
+  const OneLayerTheory theory(gaussian_spec(d, 9, 0.5), sigma, Eigen::MatrixXd::Identity(d, d));
+  RandomStream rs(31, Purpose::kTest);
+  const Eigen::MatrixXd gamma = random_matrix(d, d, rs, 0.5);
+  const Eigen::MatrixXd hessian = theory.hessian();
+  for (int trial = 0; trial < 3; ++trial) {
+    const Eigen::MatrixXd delta = random_matrix(d, d, rs);
+    const double h = 1e-4;
+    const Eigen::MatrixXd fd =
+        (theory.gradient(gamma + h * delta) - theory.gradient(gamma - h * delta)) / (2 * h);
+    const Eigen::MatrixXd action = theory.hessian_times(delta);
+    CHECK((fd - action).norm() <= 1e-8 * action.norm());
+    const Eigen::VectorXd vec_action =
+        hessian * Eigen::Map<const Eigen::VectorXd>(delta.data(), d * d);
+    CHECK((vec_action - Eigen::Map<const Eigen::VectorXd>(action.data(), d * d)).norm() <=
+          1e-12 * action.norm());
+  }
+  // Its eigenvalues are 2·λ_i(H)·λ_j(Σ): all positive, so Γ* is the strict global minimum.
+  const Eigen::VectorXd eig = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(hessian).eigenvalues();
+  const Eigen::VectorXd h_eig =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory.h()).eigenvalues();
+  const Eigen::VectorXd s_eig = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(sigma).eigenvalues();
+  CHECK(eig.minCoeff() == Approx(2 * h_eig.minCoeff() * s_eig.minCoeff()).epsilon(1e-9));
+  CHECK(eig.maxCoeff() == Approx(2 * h_eig.maxCoeff() * s_eig.maxCoeff()).epsilon(1e-9));
+  CHECK(eig.minCoeff() > 0.0);
+}

@@ -23,7 +23,11 @@ class OneLayerTheory {
   OneLayerTheory(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
                  const Eigen::MatrixXd& sigma_w);
   double loss(const Eigen::MatrixXd& gamma) const;
-  Eigen::MatrixXd gradient(const Eigen::MatrixXd& gamma) const;      // ∇f = 2(ΣΓH − ΣΣ_wΣ)
+  Eigen::MatrixXd gradient(const Eigen::MatrixXd& gamma) const;  // ∇f = 2(ΣΓH − ΣΣ_wΣ)
+  // f is quadratic: ∇²f[Δ] = 2ΣΔH for every Γ, and on vec(Γ) (column-major) ∇²f = 2 H ⊗ Σ,
+  // positive definite whenever Σ and H are.
+  Eigen::MatrixXd hessian_times(const Eigen::MatrixXd& delta) const;
+  Eigen::MatrixXd hessian() const;
   const Eigen::MatrixXd& gamma_star() const { return gamma_star_; }  // Γ* = Σ_w Σ H⁻¹
   double loss_star() const { return loss_star_; }
   const Eigen::MatrixXd& h() const { return h_; }
