@@ -2,6 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace linicl {
 
 BatchObjective::BatchObjective(const TaskSampler& sampler, const Parametrization& param)
@@ -42,6 +45,7 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
     ThreadScratch& t = threads_[omp_get_thread_num()];
     if (grad) sums.grad.set_zero();
     sums.loss = 0.0;
+    sums.loss_squares = 0.0;
     const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
     if (has_lane_kernels(weights.dim + 1)) {
       add_lanes(weights, batch, begin, end, scale, grad != nullptr, t, sums);
@@ -51,12 +55,22 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
   }
 
   double loss = 0.0;
+  last_loss_squares_ = 0.0;
   if (grad) grad->set_zero();
   for (int c = 0; c < num_chunks; ++c) {
     loss += chunks_[c].loss;
+    last_loss_squares_ += chunks_[c].loss_squares;
     if (grad) *grad += chunks_[c].grad;
   }
   return loss * scale;
+}
+
+BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,
+                                                  const BatchSpec& batch) {
+  const double mean = evaluate(theta, batch, nullptr);
+  const double b = batch.size;
+  const double variance = b > 1 ? (last_loss_squares_ / b - mean * mean) * b / (b - 1) : 0.0;
+  return {mean, std::sqrt(std::max(0.0, variance) / b)};
 }
 
 void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end,
@@ -67,6 +81,7 @@ void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch,
     embed(t.prompt, t.embedded);
     const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
     sums.loss += residual * residual;
+    sums.loss_squares += residual * residual * residual * residual;
     // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
     if (with_grad) backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
   }
@@ -88,6 +103,7 @@ void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, i
     for (int l = 0; l < count; ++l) {
       const double residual = prediction[l] - t.lanes.target[l];
       sums.loss += residual * residual;
+      sums.loss_squares += residual * residual * residual * residual;
       dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
     }
     if (with_grad) backward_lanes(weights, t.lanes, t.lane_tape, dloss, sums.grad, t.lane_ws);

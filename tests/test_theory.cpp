@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "fixtures.hpp"
+#include "linicl/objective.hpp"
+#include "linicl/parametrization.hpp"
 #include "linicl/problem.hpp"
 #include "linicl/theory.hpp"
 
@@ -220,4 +222,26 @@ TEST_CASE("the Hessian of f is 2 H ⊗ Σ: finite differences, action, and defin
   CHECK(eig.minCoeff() == Approx(2 * h_eig.minCoeff() * s_eig.minCoeff()).epsilon(1e-9));
   CHECK(eig.maxCoeff() == Approx(2 * h_eig.maxCoeff() * s_eig.maxCoeff()).epsilon(1e-9));
   CHECK(eig.minCoeff() > 0.0);
+}
+
+TEST_CASE("the sampled loss of a pgd layer and its standard error bracket the exact f",
+          "[theory]") {
+  const int d = 5, n = 20;
+  const Eigen::MatrixXd sigma = rotated_covariance(d, 10.0);
+  const TaskSpec spec = gaussian_spec(d, n, 0.5);
+  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(d, d));
+  const OneLayerTheory theory(spec, sigma, Eigen::MatrixXd::Identity(d, d));
+  const Parametrization param(Param::kPgd, d, 1, 1, false);
+  BatchObjective objective(sampler, param);
+  RandomStream rs(41, Purpose::kTest);
+  for (const Eigen::MatrixXd& gamma :
+       {theory.gamma_star(), Eigen::MatrixXd(theory.gamma_star() + random_matrix(d, d, rs, 0.1))}) {
+    // θ holds A with Γ = Aᵀ (§3.6).
+    const Eigen::MatrixXd a = gamma.transpose();
+    const Eigen::VectorXd theta = Eigen::Map<const Eigen::VectorXd>(a.data(), d * d);
+    const BatchObjective::Estimate e = objective.estimate(theta, {3, 0, 100000});
+    INFO("f = " << theory.loss(gamma) << ", sampled " << e.mean << " ± " << e.standard_error);
+    CHECK(std::abs(e.mean - theory.loss(gamma)) < 3.0 * e.standard_error);
+    CHECK(e.standard_error < 0.01 * e.mean);
+  }
 }

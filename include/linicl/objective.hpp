@@ -37,6 +37,13 @@ class BatchObjective {
   // The same for given (P, Q) (used by analyses that work on the full weights).
   double evaluate_weights(const Weights& weights, const BatchSpec& batch, Weights* grad);
 
+  // ℒ(θ) on a batch used as a fixed sample of the population (common random numbers when the
+  // same batch is reused), with the standard error of the mean over its prompts.
+  struct Estimate {
+    double mean = 0.0, standard_error = 0.0;
+  };
+  Estimate estimate(const Eigen::VectorXd& theta, const BatchSpec& batch);
+
  private:
   // What one thread works in, reused from chunk to chunk.
   struct ThreadScratch {
@@ -52,7 +59,7 @@ class BatchObjective {
   // What one chunk adds up, kept until the chunks are summed in order.
   struct ChunkSums {
     Weights grad;
-    double loss = 0.0;
+    double loss = 0.0, loss_squares = 0.0;  // Σ (ŷ − y)², Σ (ŷ − y)⁴
   };
   // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
   // one prompt at a time or kLanes at a time.
@@ -65,6 +72,7 @@ class BatchObjective {
   Weights weights_, weights_grad_;
   std::vector<ThreadScratch> threads_;
   std::vector<ChunkSums> chunks_;
+  double last_loss_squares_ = 0.0;  // Σ (ŷ − y)⁴ of the last evaluation
 };
 
 }  // namespace linicl
