@@ -3,6 +3,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "size_dispatch.hpp"
+
 namespace linicl {
 
 Weights::Weights(int layers_, int heads_, int dim_) : layers(layers_), heads(heads_), dim(dim_) {
@@ -63,7 +65,7 @@ void size_workspace(int m, Workspace& ws) {
 
 // The kernels are written once over Eigen maps of the (d+1)×(d+1) buffers and instantiated
 // for small compile-time sizes, where Eigen unrolls and vectorizes every product, with a
-// dynamic-size fallback (dispatch_size). Buffers stay MatrixXd, so nothing else changes.
+// dynamic-size fallback (size_dispatch.hpp). Buffers stay MatrixXd, so nothing else changes.
 template <int N>
 struct Sized {
   using Mat = Eigen::Matrix<double, N, N>;
@@ -73,30 +75,6 @@ struct Sized {
   using VecMap = Eigen::Map<Vec>;
   using ConstVecMap = Eigen::Map<const Vec>;
 };
-
-// Calls body(std::integral_constant<int, N>) with N = m when m has a specialization, else
-// with N = Eigen::Dynamic.
-template <class Body>
-decltype(auto) dispatch_size(int m, Body&& body) {
-  switch (m) {
-    case 2:
-      return body(std::integral_constant<int, 2>());
-    case 3:
-      return body(std::integral_constant<int, 3>());
-    case 4:
-      return body(std::integral_constant<int, 4>());
-    case 5:
-      return body(std::integral_constant<int, 5>());
-    case 6:
-      return body(std::integral_constant<int, 6>());
-    case 11:
-      return body(std::integral_constant<int, 11>());
-    case 21:
-      return body(std::integral_constant<int, 21>());
-    default:
-      return body(std::integral_constant<int, Eigen::Dynamic>());
-  }
-}
 
 template <int N>
 double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
@@ -190,17 +168,21 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
 double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
   size_tape(w, tape);
   size_workspace(w.dim + 1, ws);
-  return dispatch_size(w.dim + 1, [&](auto size) {
+  const auto sized = [&](auto size) {
     return forward_sized<decltype(size)::value>(w, prompt, tape, ws);
-  });
+  };
+  return dispatch_size<2, 3, 4, 5, 6, 11, 21>(
+      w.dim + 1, sized, [&] { return sized(std::integral_constant<int, Eigen::Dynamic>()); });
 }
 
 void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
               Weights& grad, Workspace& ws) {
   size_workspace(w.dim + 1, ws);
-  dispatch_size(w.dim + 1, [&](auto size) {
+  const auto sized = [&](auto size) {
     backward_sized<decltype(size)::value>(w, prompt, tape, dloss_dpred, grad, ws);
-  });
+  };
+  dispatch_size<2, 3, 4, 5, 6, 11, 21>(
+      w.dim + 1, sized, [&] { sized(std::integral_constant<int, Eigen::Dynamic>()); });
 }
 
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {

@@ -5,6 +5,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "size_dispatch.hpp"
+
 namespace linicl {
 
 namespace {
@@ -203,31 +205,23 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
   }
 }
 
-// Calls body(std::integral_constant<int, M>()) for the sides with lane kernels.
-template <class Body>
-void dispatch_lanes(int side, Body&& body) {
-  switch (side) {
-    case 2:
-      return body(std::integral_constant<int, 2>());
-    case 3:
-      return body(std::integral_constant<int, 3>());
-    case 4:
-      return body(std::integral_constant<int, 4>());
-    case 5:
-      return body(std::integral_constant<int, 5>());
-    case 6:
-      return body(std::integral_constant<int, 6>());
-    case 11:
-      return body(std::integral_constant<int, 11>());
-    default:
-      throw std::logic_error("no lane kernels for this size");
-  }
+// The sides with lane kernels: body(std::integral_constant<int, M>()) for them, else
+// fallback().
+[[noreturn]] void no_lane_kernels() {
+  throw std::logic_error("no lane kernels for this size");
+}
+
+template <class Body, class Fallback>
+decltype(auto) dispatch_lanes(int side, Body&& body, Fallback&& fallback) {
+  return dispatch_size<2, 3, 4, 5, 6, 11>(side, std::forward<Body>(body),
+                                          std::forward<Fallback>(fallback));
 }
 
 }  // namespace
 
 bool has_lane_kernels(int side) {
-  return (side >= 2 && side <= 6) || side == 11;
+  return dispatch_lanes(
+      side, [](auto) { return true; }, [] { return false; });
 }
 
 void embed_lanes(const Prompt* prompts, int count, LanePrompts& out) {
@@ -269,16 +263,20 @@ void embed_lanes(const Prompt* prompts, int count, LanePrompts& out) {
 
 void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
                    double* prediction) {
-  dispatch_lanes(w.dim + 1, [&](auto side) {
-    forward_sized<decltype(side)::value>(w, prompts, tape, ws, prediction);
-  });
+  dispatch_lanes(
+      w.dim + 1,
+      [&](auto side) { forward_sized<decltype(side)::value>(w, prompts, tape, ws, prediction); },
+      no_lane_kernels);
 }
 
 void backward_lanes(const Weights& w, const LanePrompts& prompts, const LaneTape& tape,
                     const double* dloss_dpred, Weights& grad, LaneWorkspace& ws) {
-  dispatch_lanes(w.dim + 1, [&](auto side) {
-    backward_sized<decltype(side)::value>(w, prompts, tape, dloss_dpred, grad, ws);
-  });
+  dispatch_lanes(
+      w.dim + 1,
+      [&](auto side) {
+        backward_sized<decltype(side)::value>(w, prompts, tape, dloss_dpred, grad, ws);
+      },
+      no_lane_kernels);
 }
 
 }  // namespace linicl

@@ -80,8 +80,7 @@ void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch,
     sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.prompt);
     embed(t.prompt, t.embedded);
     const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
-    sums.loss += residual * residual;
-    sums.loss_squares += residual * residual * residual * residual;
+    sums.add(residual);
     // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
     if (with_grad) backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
   }
@@ -102,8 +101,7 @@ void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, i
     forward_lanes(weights, t.lanes, t.lane_tape, t.lane_ws, prediction);
     for (int l = 0; l < count; ++l) {
       const double residual = prediction[l] - t.lanes.target[l];
-      sums.loss += residual * residual;
-      sums.loss_squares += residual * residual * residual * residual;
+      sums.add(residual);
       dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
     }
     if (with_grad) backward_lanes(weights, t.lanes, t.lane_tape, dloss, sums.grad, t.lane_ws);

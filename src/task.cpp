@@ -100,13 +100,11 @@ TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
 
 void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
                          Prompt& out) const {
-  const Eigen::Index columns = spec_.context + 1;
+  const Eigen::Index d = spec_.dim, columns = spec_.context + 1;
   // No-ops (no reallocation) when the sizes already match.
-  out.x.resize(spec_.dim, columns);
+  out.x.resize(d, columns);
   out.y.resize(columns);
-  out.w.resize(spec_.dim);
-
-  const Eigen::Index d = spec_.dim;
+  out.w.resize(d);
   out.draws.resize(d + (d + 1) * columns);
 
   // The draws in stream order: g for w, then per column u_i and ε_i, which the map shows as

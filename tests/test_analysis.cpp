@@ -25,6 +25,14 @@ TrainConfig pgd_config(int layers) {
   return config;
 }
 
+AnalysisOptions small_options(int prompts, int max_steps) {
+  AnalysisOptions options;
+  options.prompts = prompts;
+  options.calibration_prompts = prompts;
+  options.max_steps = max_steps;
+  return options;
+}
+
 const AlgorithmMatch& find(const AnalysisReport& report, const std::string& name) {
   for (const AlgorithmMatch& m : report.algorithms) {
     if (m.name == name) return m;
@@ -51,11 +59,7 @@ TEST_CASE("a hand-made pgd model is matched step for step by PGD with its own pr
   }
   Weights weights = param.make_weights();
   param.expand(theta, weights);
-  AnalysisOptions options;
-  options.prompts = 300;
-  options.calibration_prompts = 300;
-  options.max_steps = 8;
-  const AnalysisReport report = analyze(config, sigma, sigma_w, weights, options);
+  const AnalysisReport report = analyze(config, sigma, sigma_w, weights, small_options(300, 8));
 
   const AlgorithmMatch& own = find(report, "pgd-layers");
   for (int l = 0; l < 3; ++l) {
@@ -84,11 +88,7 @@ TEST_CASE("the weight report measures the commutator, the Σ⁻¹ fit and Γ*", 
   const Eigen::VectorXd theta = Eigen::Map<const Eigen::VectorXd>(gamma.data(), 9);
   Weights weights = param.make_weights();
   param.expand(theta, weights);
-  AnalysisOptions options;
-  options.prompts = 64;
-  options.calibration_prompts = 64;
-  options.max_steps = 2;
-  const AnalysisReport report = analyze(config, sigma, sigma_inv, weights, options);
+  const AnalysisReport report = analyze(config, sigma, sigma_inv, weights, small_options(64, 2));
   const LayerWeightReport& r = report.layers[0];
   CHECK(r.commutator < 1e-12);
   CHECK(r.best_inverse_scale == Approx(0.7).epsilon(1e-12));

@@ -41,6 +41,15 @@ void check_against_finite_differences(const Parametrization& param, const TaskSa
   CHECK(grad.norm() > 1e-3);  // a vanishing gradient would pass any comparison
 }
 
+// Central difference of the batch loss along u, the directional derivative ∇ℒ·u.
+double directional_difference(BatchObjective& objective, const Eigen::VectorXd& theta,
+                              const Eigen::VectorXd& u, const BatchSpec& batch) {
+  const double h = 1e-5;
+  return (objective.evaluate(theta + h * u, batch, nullptr) -
+          objective.evaluate(theta - h * u, batch, nullptr)) /
+         (2 * h);
+}
+
 }  // namespace
 
 TEST_CASE("gradients match central differences for every parametrization") {
@@ -72,12 +81,8 @@ TEST_CASE("directional derivatives match on a large model") {
   Eigen::VectorXd grad;
   objective.evaluate(theta, batch, &grad);
   for (int trial = 0; trial < 5; ++trial) {
-    Eigen::VectorXd u = random_matrix(param.size(), 1, rs);
-    u.normalize();
-    const double h = 1e-5;
-    const double numeric = (objective.evaluate(theta + h * u, batch, nullptr) -
-                            objective.evaluate(theta - h * u, batch, nullptr)) /
-                           (2 * h);
+    const Eigen::VectorXd u = random_matrix(param.size(), 1, rs).normalized();
+    const double numeric = directional_difference(objective, theta, u, batch);
     const double analytic = grad.dot(u);
     INFO("trial " << trial << ": analytic " << analytic << ", numeric " << numeric);
     CHECK(std::abs(analytic - numeric) <= 1e-6 + 1e-5 * std::abs(analytic));
@@ -144,12 +149,8 @@ TEST_CASE("size-specialized kernels and the dynamic fallback agree with the refe
           1e-12 * std::max(1.0, std::abs(reference_prediction(w, prompt))));
     Eigen::VectorXd grad;
     objective.evaluate(theta, batch, &grad);
-    Eigen::VectorXd u = random_matrix(param.size(), 1, rs);
-    u.normalize();
-    const double h = 1e-5;
-    const double numeric = (objective.evaluate(theta + h * u, batch, nullptr) -
-                            objective.evaluate(theta - h * u, batch, nullptr)) /
-                           (2 * h);
+    const Eigen::VectorXd u = random_matrix(param.size(), 1, rs).normalized();
+    const double numeric = directional_difference(objective, theta, u, batch);
     CHECK(std::abs(grad.dot(u) - numeric) <= 1e-7 + 1e-6 * std::abs(numeric));
   }
 }

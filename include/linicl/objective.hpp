@@ -60,6 +60,11 @@ class BatchObjective {
   struct ChunkSums {
     Weights grad;
     double loss = 0.0, loss_squares = 0.0;  // Σ (ŷ − y)², Σ (ŷ − y)⁴
+    void add(double residual) {
+      const double squared = residual * residual;
+      loss += squared;
+      loss_squares += squared * squared;
+    }
   };
   // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
   // one prompt at a time or kLanes at a time.
