@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace linicl {
 
@@ -11,7 +12,11 @@ BatchObjective::BatchObjective(const TaskSampler& sampler, const Parametrization
     : sampler_(sampler),
       param_(param),
       weights_(param.make_weights()),
-      weights_grad_(param.make_weights()) {}
+      weights_grad_(param.make_weights()),
+      offset_(param.make_weights()),
+      direction_(param.make_weights()) {
+  param_.expand(Eigen::VectorXd::Zero(param_.size()), offset_);
+}
 
 double BatchObjective::evaluate(const Eigen::VectorXd& theta, const BatchSpec& batch,
                                 Eigen::VectorXd* grad) {
@@ -23,29 +28,12 @@ double BatchObjective::evaluate(const Eigen::VectorXd& theta, const BatchSpec& b
 
 double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec& batch,
                                         Weights* grad) {
-  const int num_chunks = (batch.size + kChunk - 1) / kChunk;
-  if (static_cast<int>(chunks_.size()) < num_chunks) chunks_.resize(num_chunks);
-  if (static_cast<int>(threads_.size()) < omp_get_max_threads()) {
-    threads_.resize(omp_get_max_threads());
-  }
+  const int num_chunks = prepare_chunks(weights, batch, grad != nullptr);
   const double scale = 1.0 / batch.size;
-
-  // Partial gradients are allocated here, outside the parallel region, so that running out
-  // of memory is an exception the caller sees rather than std::terminate inside OpenMP.
-  for (int c = 0; grad && c < num_chunks; ++c) {
-    Weights& g = chunks_[c].grad;
-    if (g.layers != weights.layers || g.dim != weights.dim || g.heads != weights.heads) {
-      g = Weights(weights.layers, weights.heads, weights.dim);
-    }
-  }
-
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < num_chunks; ++c) {
     ChunkSums& sums = chunks_[c];
     ThreadScratch& t = threads_[omp_get_thread_num()];
-    if (grad) sums.grad.set_zero();
-    sums.loss = 0.0;
-    sums.loss_squares = 0.0;
     const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
     if (has_lane_kernels(weights.dim + 1)) {
       add_lanes(weights, batch, begin, end, scale, grad != nullptr, t, sums);
@@ -53,7 +41,78 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
       add_prompts(weights, batch, begin, end, scale, grad != nullptr, t, sums);
     }
   }
+  last_batch_ = batch.size;
+  last_chunks_ = num_chunks;
+  last_had_grad_ = grad != nullptr;
+  return sum_chunks(num_chunks, grad) * scale;
+}
 
+void BatchObjective::hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v,
+                                   const BatchSpec& batch, Eigen::VectorXd& out) {
+  param_.expand(theta, weights_);
+  // expand is affine (pgd fixes entries of P): its linear part maps v to (P, Q) directions.
+  param_.expand(v, direction_);
+  for (std::size_t i = 0; i < direction_.P.size(); ++i) {
+    direction_.P[i] -= offset_.P[i];
+    direction_.Q[i] -= offset_.Q[i];
+  }
+  const int num_chunks = prepare_chunks(weights_, batch, true);
+  const double scale = 1.0 / batch.size;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int c = 0; c < num_chunks; ++c) {
+    ChunkSums& sums = chunks_[c];
+    ThreadScratch& t = threads_[omp_get_thread_num()];
+    const int end = std::min(batch.size, (c + 1) * kChunk);
+    for (int b = c * kChunk; b < end; ++b) {
+      sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.prompt);
+      embed(t.prompt, t.embedded);
+      hessian_vector(weights_, direction_, t.embedded, scale, sums.grad, t.tangent);
+    }
+  }
+  last_had_grad_ = false;  // the chunks now hold Hessian products, not gradients
+  sum_chunks(num_chunks, &weights_grad_);
+  param_.reduce(weights_grad_, out);
+}
+
+double BatchObjective::gradient_standard_error() const {
+  if (!last_had_grad_ || last_chunks_ < 2) {
+    throw std::logic_error(
+        "gradient_standard_error needs a preceding evaluate() with a gradient over >= 2 chunks");
+  }
+  Eigen::VectorXd total = Eigen::VectorXd::Zero(param_.size()), chunk;
+  for (int c = 0; c < last_chunks_; ++c) {
+    param_.reduce(chunks_[c].grad, chunk);
+    total += chunk;
+  }
+  double sum = 0.0;
+  for (int c = 0; c < last_chunks_; ++c) {
+    const int size = std::min(last_batch_, (c + 1) * kChunk) - c * kChunk;
+    param_.reduce(chunks_[c].grad, chunk);
+    sum += (chunk - (static_cast<double>(size) / last_batch_) * total).squaredNorm();
+  }
+  return std::sqrt(sum * last_chunks_ / (last_chunks_ - 1.0));
+}
+
+int BatchObjective::prepare_chunks(const Weights& shape, const BatchSpec& batch, bool with_grad) {
+  const int num_chunks = (batch.size + kChunk - 1) / kChunk;
+  if (static_cast<int>(chunks_.size()) < num_chunks) chunks_.resize(num_chunks);
+  if (static_cast<int>(threads_.size()) < omp_get_max_threads()) {
+    threads_.resize(omp_get_max_threads());
+  }
+  for (int c = 0; c < num_chunks; ++c) {
+    ChunkSums& sums = chunks_[c];
+    Weights& g = sums.grad;
+    if (with_grad && (g.layers != shape.layers || g.dim != shape.dim || g.heads != shape.heads)) {
+      g = Weights(shape.layers, shape.heads, shape.dim);
+    }
+    if (with_grad) g.set_zero();
+    sums.loss = 0.0;
+    sums.loss_squares = 0.0;
+  }
+  return num_chunks;
+}
+
+double BatchObjective::sum_chunks(int num_chunks, Weights* grad) {
   double loss = 0.0;
   last_loss_squares_ = 0.0;
   if (grad) grad->set_zero();
@@ -62,7 +121,7 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
     last_loss_squares_ += chunks_[c].loss_squares;
     if (grad) *grad += chunks_[c].grad;
   }
-  return loss * scale;
+  return loss;
 }
 
 BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,

@@ -60,6 +60,17 @@ double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Works
 void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
               Weights& grad, Workspace& ws);
 
+// Activations and their derivatives along a direction, for hessian_vector; one per thread.
+struct TangentWorkspace {
+  std::vector<Eigen::MatrixXd> gram, gram_dot, attention, attention_dot;  // G_ℓ, Ġ_ℓ, K_ℓ, K̇_ℓ
+  std::vector<Eigen::VectorXd> query, query_dot;                          // q_ℓ, q̇_ℓ
+};
+
+// Adds ∇²ℓ·dW into `hv` for one prompt's loss ℓ = scale·(ŷ − y)², exactly (the R-operator of
+// forward and backward, model_hessian.cpp). dW is a direction in (P, Q), not a point. Returns ŷ.
+double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt& prompt,
+                      double scale, Weights& hv, TangentWorkspace& ws);
+
 // Induced weights (§3.6): column ℓ is w_ℓ with ŷ_ℓ = w_ℓᵀ x_{n+1} after ℓ layers (ℓ = 0…L),
 // w_ℓᵀ = −e_{d+1}ᵀ T_ℓ [I_d; 0], T_ℓ = (I+K_{ℓ−1})⋯(I+K_0). Exact, no probing.
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt);

@@ -44,6 +44,17 @@ class BatchObjective {
   };
   Estimate estimate(const Eigen::VectorXd& theta, const BatchSpec& batch);
 
+  // The standard error of the gradient the last evaluate() returned, by batch means over its
+  // chunks: with chunk sums s_c of b_c prompts and ḡ their total,
+  //   SE² = C/(C−1) · Σ_c ‖s_c − (b_c/B) ḡ‖²   (the sampling noise of ḡ as an estimate of ∇f).
+  // Throws std::logic_error unless that call asked for the gradient over at least 2 chunks.
+  double gradient_standard_error() const;
+
+  // ∇²ℒ(θ)·v on the batch, exact (the R-operator, model_hessian.cpp): linear in v, symmetric,
+  // and bit-identical for any thread count.
+  void hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v, const BatchSpec& batch,
+                     Eigen::VectorXd& out);
+
  private:
   // What one thread works in, reused from chunk to chunk.
   struct ThreadScratch {
@@ -55,6 +66,7 @@ class BatchObjective {
     LanePrompts lanes;
     LaneTape lane_tape;
     LaneWorkspace lane_ws;
+    TangentWorkspace tangent;
   };
   // What one chunk adds up, kept until the chunks are summed in order.
   struct ChunkSums {
@@ -72,12 +84,21 @@ class BatchObjective {
                    bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
   void add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
                  bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
+  // Sizes the thread scratch and, when `with_grad`, the chunks' buffers like `shape` (outside the
+  // parallel region, so that running out of memory is an exception the caller sees rather
+  // than std::terminate inside OpenMP); returns the number of chunks.
+  int prepare_chunks(const Weights& shape, const BatchSpec& batch, bool with_grad);
+  // Adds the first `num_chunks` chunks in index order into *grad (when given); returns Σ loss.
+  double sum_chunks(int num_chunks, Weights* grad);
   const TaskSampler& sampler_;
   const Parametrization& param_;
   Weights weights_, weights_grad_;
+  Weights offset_, direction_;  // expand(0) (pgd's fixed entries) and the (P, Q) of a direction
   std::vector<ThreadScratch> threads_;
   std::vector<ChunkSums> chunks_;
   double last_loss_squares_ = 0.0;  // Σ (ŷ − y)⁴ of the last evaluation
+  int last_batch_ = 0, last_chunks_ = 0;
+  bool last_had_grad_ = false;
 };
 
 }  // namespace linicl
