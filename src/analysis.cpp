@@ -42,22 +42,6 @@ struct Learner {
   std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, const Eigen::VectorXd& y)> iterates;
 };
 
-Eigen::VectorXd flat(const Eigen::MatrixXd& m) {
-  return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size());
-}
-
-// Column j of the basis puts `block` (d×d, column-major as θ stores it) into parameter block
-// `blocks[j]` of the parametrization.
-Eigen::MatrixXd family_basis(const Parametrization& param, const std::vector<int>& blocks,
-                             const std::vector<Eigen::MatrixXd>& patterns) {
-  Eigen::MatrixXd basis = Eigen::MatrixXd::Zero(param.size(), blocks.size());
-  for (std::size_t j = 0; j < blocks.size(); ++j) {
-    const ParamBlock& block = param.blocks()[blocks[j]];
-    basis.col(j).segment(block.offset, block.rows * block.cols) = flat(patterns[j]);
-  }
-  return basis;
-}
-
 struct Fitter {
   const TaskSampler& sampler;
   BatchSpec pool;

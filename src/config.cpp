@@ -101,6 +101,11 @@ void TrainConfig::check() const {
   require(eval_batch >= 1 && eval_batch <= kMaxPrompts, "eval-batch", "in [1, 100000000]",
           eval_batch);
   require(checkpoint_every >= 0, "checkpoint-every", ">= 0", checkpoint_every);
+  require(track_every >= 0, "track-every", ">= 0", track_every);
+  require(track_pool >= 32 && track_pool <= kMaxPrompts, "track-pool", "in [32, 100000000]",
+          track_pool);
+  require(track_batches >= 2 && track_batches <= 100000, "track-batches", "in [2, 100000]",
+          track_batches);
 }
 
 TaskSpec TrainConfig::task_spec() const {

@@ -21,6 +21,17 @@ struct FamilyObjective {
 
 }  // namespace
 
+Eigen::MatrixXd family_basis(const Parametrization& param, const std::vector<int>& blocks,
+                             const std::vector<Eigen::MatrixXd>& patterns) {
+  Eigen::MatrixXd basis = Eigen::MatrixXd::Zero(param.size(), blocks.size());
+  for (std::size_t j = 0; j < blocks.size(); ++j) {
+    const ParamBlock& block = param.blocks()[blocks[j]];
+    basis.col(j).segment(block.offset, block.rows * block.cols) =
+        Eigen::Map<const Eigen::VectorXd>(patterns[j].data(), patterns[j].size());
+  }
+  return basis;
+}
+
 FamilyFit fit_family(BatchObjective& objective, const BatchSpec& pool, const Eigen::MatrixXd& basis,
                      const Eigen::VectorXd& start, int max_iterations) {
   FamilyObjective f{objective, pool, basis, {}};

@@ -62,6 +62,41 @@ TrainConfig read_config(const h5::Node& group) {
   return config;
 }
 
+// /track: one row per tracked step; noise_norms is [rows, batches].
+void write_track(const h5::Node& group, const TrackSeries& t) {
+  group.write_series("step", t.step);
+  group.write_series("sharpness", t.sharpness);
+  group.write_series("lambda_median", t.median);
+  group.write_series("robust_condition", t.robust_condition);
+  group.write_series("negative_eigenvalues", t.negative);
+  group.write_series("directional_smoothness", t.directional_smoothness);
+  group.write_series("grad_norm", t.grad_norm);
+  group.write_series("noise_mean", t.noise_mean);
+  group.write_series("tail_index", t.tail_index);
+  Eigen::MatrixXd norms(t.noise_norms.size(), t.noise_norms.front().size());
+  for (std::size_t r = 0; r < t.noise_norms.size(); ++r) norms.row(r) = t.noise_norms[r];
+  group.write_matrix("noise_norms", norms);
+}
+
+TrackSeries read_track(const h5::Node& group) {
+  TrackSeries t;
+  t.step = group.read_int_series("step");
+  t.sharpness = group.read_series("sharpness");
+  t.median = group.read_series("lambda_median");
+  t.robust_condition = group.read_series("robust_condition");
+  t.negative = group.read_int_series("negative_eigenvalues");
+  t.directional_smoothness = group.read_series("directional_smoothness");
+  t.grad_norm = group.read_series("grad_norm");
+  t.noise_mean = group.read_series("noise_mean");
+  t.tail_index = group.read_series("tail_index");
+  const Eigen::MatrixXd norms = group.read_matrix("noise_norms");
+  for (Eigen::Index r = 0; r < norms.rows(); ++r) t.noise_norms.push_back(norms.row(r));
+  if (t.noise_norms.size() != t.step.size() || t.tail_index.size() != t.step.size()) {
+    throw std::runtime_error("/track has series of different lengths");
+  }
+  return t;
+}
+
 void write_weights(const h5::Node& file, const Weights& w) {
   const std::size_t m = w.dim + 1;
   const std::vector<std::size_t> dims = {static_cast<std::size_t>(w.layers),
@@ -152,6 +187,7 @@ void save_run(const std::string& path, const RunRecord& run) {
     file.write_series("/train/lr", c.lr);
     file.write_series("/eval/step", c.eval_step);
     file.write_series("/eval/loss", c.eval_loss);
+    if (!c.track.empty()) write_track(file.create_group("track"), c.track);
 
     const h5::Node checkpoint = file.create_group("checkpoint");
     checkpoint.set_attr("step", run.state.step);
@@ -199,6 +235,7 @@ RunRecord load_run(const std::string& path) {
     c.lr = file.read_series("/train/lr");
     c.eval_step = file.read_int_series("/eval/step");
     c.eval_loss = file.read_series("/eval/loss");
+    if (file.exists("track")) c.track = read_track(file.group("track"));
     if (run.state.theta.size() != run.config.parametrization().size()) {
       throw std::runtime_error("checkpoint size does not match the config");
     }

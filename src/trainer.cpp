@@ -34,6 +34,7 @@ void Curves::drop_from(std::int64_t step) {
   const std::size_t eval_keep = rows_before(eval_step, step);
   drop_rows(eval_step, eval_keep);
   drop_rows(eval_loss, eval_keep);
+  track.drop_from(step);
 }
 
 const char* status_name(TrainStatus status) {
@@ -49,7 +50,9 @@ const char* status_name(TrainStatus status) {
 }
 
 Trainer::Trainer(const TrainConfig& config, const TaskSampler& sampler)
-    : config_(config), param_(config.parametrization()), objective_(sampler, param_) {}
+    : config_(config), param_(config.parametrization()), objective_(sampler, param_) {
+  if (config.track_every > 0) tracker_ = std::make_unique<Tracker>(config, sampler, param_);
+}
 
 TrainState Trainer::initial_state(const Eigen::VectorXd* theta) const {
   TrainState state;
@@ -123,6 +126,9 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     optimizer_step(opt, lr, grad_, state.theta, state.optimizer);
     state.step = t + 1;
     if (!state.theta.allFinite()) return diverge("non-finite weights after the update", t);
+    if (tracker_ && t % config_.track_every == 0) {
+      tracker_->record(t, good_theta, state.theta - good_theta, curves.track);
+    }
     observer.on_step(state);
     if (config_.checkpoint_every > 0 && state.step % config_.checkpoint_every == 0 &&
         state.step < stop_step) {

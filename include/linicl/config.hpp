@@ -67,6 +67,9 @@ struct TrainConfig {
   std::int64_t eval_every = 100;
   int eval_batch = 4000;
   std::int64_t checkpoint_every = 500;
+  std::int64_t track_every = 0;  // landscape statistics every k steps (tracking.hpp); 0: off
+  int track_pool = 1000;
+  int track_batches = 32;
   std::uint64_t seed = 0;
   std::uint64_t eval_seed = 1000003;
 
@@ -129,6 +132,12 @@ void visit_options(Config& c, Visitor&& visit) {
   visit("eval-every", c.eval_every, "score the fixed evaluation set every k steps (>= 1)");
   visit("eval-batch", c.eval_batch, "size of the fixed evaluation set (>= 1)");
   visit("checkpoint-every", c.checkpoint_every, "save the run file every k steps (0: at the end)");
+  visit("track-every", c.track_every,
+        "record sharpness, robust condition number, directional smoothness and gradient "
+        "noise every k steps into /track (0: off)");
+  visit("track-pool", c.track_pool, "tracking: prompts of the fixed Hessian pool (>= 32)");
+  visit("track-batches", c.track_batches,
+        "tracking: batches of --batch prompts for the gradient noise (>= 2)");
   visit("seed", c.seed, "seed of the training prompts, rotation and initialization");
   visit("eval-seed", c.eval_seed, "seed of the evaluation set");
 }

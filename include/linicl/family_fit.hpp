@@ -3,6 +3,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <vector>
 
 #include "linicl/objective.hpp"
 
@@ -15,6 +16,11 @@ struct FamilyFit {
   double scalar_grad_norm = 0;  // ‖basisᵀ∇ℒ(θ)‖ at the end
   int iterations = 0;
 };
+
+// The basis whose column j puts `patterns[j]` (column-major, as θ stores it) into parameter
+// block `blocks[j]` of the parametrization: e.g. A_ℓ = a_ℓ Σ⁻¹ for the pgd blocks ℓ.
+Eigen::MatrixXd family_basis(const Parametrization& param, const std::vector<int>& blocks,
+                             const std::vector<Eigen::MatrixXd>& patterns);
 
 // Damped Newton in s, with the Hessian from central differences of the exact gradient
 // basisᵀ∇ℒ and a backtracking line search, on one fixed pool of prompts (common random

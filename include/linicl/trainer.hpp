@@ -3,6 +3,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "linicl/optimizer.hpp"
 #include "linicl/parametrization.hpp"
 #include "linicl/task.hpp"
+#include "linicl/tracking.hpp"
 
 namespace linicl {
 
@@ -19,6 +21,7 @@ struct Curves {
   std::vector<double> train_loss, grad_norm, lr;
   std::vector<std::int64_t> eval_step;
   std::vector<double> eval_loss;
+  TrackSeries track;                  // with --track-every
   void drop_from(std::int64_t step);  // removes every row at step ≥ `step`
 };
 
@@ -71,6 +74,7 @@ class Trainer {
   Parametrization param_;
   BatchObjective objective_;
   Eigen::VectorXd grad_;
+  std::unique_ptr<Tracker> tracker_;  // with --track-every
 };
 
 }  // namespace linicl

@@ -1,0 +1,155 @@
+// Landscape analyses (§9): curvature, slices and critical points on a fixed pool.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "fixtures.hpp"
+#include "linicl/covariance.hpp"
+#include "linicl/landscape.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+namespace {
+
+TaskSampler inverse_prior_sampler(int d, int n, double kappa) {
+  TaskSpec spec;
+  spec.dim = d;
+  spec.context = n;
+  const Eigen::MatrixXd sigma = rotated_covariance(d, kappa);
+  return TaskSampler(spec, sigma, spd_roots(sigma).inverse);  // w ~ N(0, Σ⁻¹)
+}
+
+LandscapeOptions pool_of(int prompts) {
+  LandscapeOptions options;
+  options.pool = prompts;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("the theory family is a critical point for L = 2 and 3 pgd layers", "[landscape]") {
+  const TaskSampler sampler = inverse_prior_sampler(3, 12, 4.0);
+  for (int layers : {2, 3}) {
+    const Parametrization param(Param::kPgd, 3, layers, 1, false);
+    Landscape landscape(sampler, param, pool_of(20000));
+    const CriticalPoint point = fit_theory_family(landscape, sampler.sigma());
+    INFO("L = " << layers << ": |grad| " << point.gradient_norm << ", noise "
+                << point.gradient_noise << ", scalars " << point.scalars.transpose());
+    CHECK(point.gradient_norm <= 3.0 * point.gradient_noise);
+    CHECK(point.gradient_noise > 0.0);
+    CHECK(point.curvature.full);
+    CHECK(point.curvature.eigenvalues.size() == param.size());
+    // Off the family's optimum the same check fails: it has power.
+    const Eigen::VectorXd moved = 1.5 * point.theta;
+    double noise = 0.0;
+    const double moved_norm = landscape.gradient(moved, landscape.check_pool(), &noise).norm();
+    CHECK(moved_norm > 3.0 * noise);
+    INFO("eigenvalues " << point.curvature.eigenvalues.transpose());
+    CHECK(point.curvature.negative == 0);  // the staggered start finds the family's minimum
+  }
+}
+
+TEST_CASE(
+    "one layer: the exact gradient vanishes at Gamma* and the sampled Hessian is positive "
+    "definite there",
+    "[landscape][theory]") {
+  TaskSpec spec;
+  spec.dim = 4;
+  spec.context = 10;
+  spec.noise = 0.3;
+  const Eigen::MatrixXd sigma = rotated_covariance(4, 10.0);
+  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(4, 4));
+  const Parametrization param(Param::kPgd, 4, 1, 1, false);
+  Landscape landscape(sampler, param, pool_of(8000));
+  REQUIRE(landscape.theory() != nullptr);
+  const CriticalPoint point = one_layer_minimum(landscape);
+  CHECK(point.exact_gradient_norm <= 1e-10);
+  CHECK(point.curvature.negative == 0);
+  CHECK(point.curvature.positive == param.size());
+  CHECK(point.gradient_norm <= 3.0 * point.gradient_noise);
+  CHECK(std::abs(point.loss.mean - point.exact_loss) <= 3.0 * point.loss.standard_error);
+  // The full parametrization has no closed form here.
+  const Parametrization full(Param::kFull, 4, 1, 1, false);
+  Landscape full_landscape(sampler, full, pool_of(64));
+  CHECK(full_landscape.theory() == nullptr);
+  CHECK_THROWS_AS(one_layer_minimum(full_landscape), std::invalid_argument);
+  CHECK_THROWS_AS(fit_theory_family(full_landscape, sigma), std::invalid_argument);
+}
+
+TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]") {
+  const TaskSampler sampler = make_sampler(3, 8, 0.2, 4.0);
+  const Parametrization param(Param::kFull, 3, 2, 1, false);
+  RandomStream rs(3, Purpose::kTest);
+  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
+  LandscapeOptions options = pool_of(500);
+  Landscape full(sampler, param, options);
+  const Curvature exact = full.curvature(theta);
+  REQUIRE(exact.full);
+  CHECK(exact.asymmetry <= 1e-12);
+  CHECK(exact.negative > 0);  // an indefinite Hessian away from a minimum
+  options.full_limit = 10;    // now Lanczos and quadrature
+  Landscape lanczos(sampler, param, options);
+  const Curvature approx = lanczos.curvature(theta);
+  REQUIRE_FALSE(approx.full);
+  const double scale = exact.eigenvalues.cwiseAbs().maxCoeff();
+  const Eigen::Index p = exact.eigenvalues.size();
+  for (int i = 0; i < 3; ++i) {
+    CHECK(std::abs(approx.largest[i] - exact.eigenvalues[p - 1 - i]) <= 1e-8 * scale);
+    CHECK(std::abs(approx.smallest[i] - exact.eigenvalues[i]) <= 1e-8 * scale);
+  }
+  CHECK(approx.sharpness == Approx(exact.sharpness).epsilon(1e-8));
+}
+
+TEST_CASE("slices: filter-normalized directions and the exact one-layer surface", "[landscape]") {
+  TaskSpec spec;
+  spec.dim = 3;
+  spec.context = 8;
+  const Eigen::MatrixXd sigma = rotated_covariance(3, 5.0);
+  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(3, 3));
+
+  const Parametrization deep(Param::kFull, 3, 2, 1, false);
+  RandomStream rs(8, Purpose::kTest);
+  const Eigen::VectorXd theta = random_matrix(deep.size(), 1, rs);
+  const Eigen::VectorXd u = filter_normalized_direction(deep, theta, 1, 0);
+  for (const ParamBlock& block : deep.blocks()) {
+    const Eigen::Index size = block.rows * block.cols;
+    CHECK(u.segment(block.offset, size).norm() ==
+          Approx(theta.segment(block.offset, size).norm()).epsilon(1e-12));
+  }
+  CHECK((u - filter_normalized_direction(deep, theta, 1, 1)).norm() > 0.1 * u.norm());
+  const Eigen::VectorXd only_second = filter_normalized_direction(deep, theta, 1, 0, 1);
+  for (const ParamBlock& block : deep.blocks()) {
+    const double norm = only_second.segment(block.offset, block.rows * block.cols).norm();
+    if (block.name.rfind("layer1/", 0) == 0) {
+      CHECK(norm > 0.0);
+    } else {
+      CHECK(norm == 0.0);
+    }
+  }
+
+  const Parametrization one(Param::kPgd, 3, 1, 1, false);
+  Landscape landscape(sampler, one, pool_of(40000));
+  const OneLayerTheory& theory = *landscape.theory();
+  const Eigen::VectorXd origin = theta_for_gamma(one, theory.gamma_star());
+  const Eigen::VectorXd a = filter_normalized_direction(one, origin, 2, 0);
+  const Eigen::VectorXd b = filter_normalized_direction(one, origin, 2, 1);
+  const Eigen::VectorXd alpha = Eigen::VectorXd::LinSpaced(3, -0.5, 0.5);
+  const Slice slice = compute_slice(landscape, origin, a, alpha, &b, alpha);
+  REQUIRE(slice.loss.rows() == 3);
+  REQUIRE(slice.loss.cols() == 3);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const Eigen::VectorXd point = origin + alpha[i] * a + alpha[j] * b;
+      CHECK(slice.exact(i, j) == Approx(theory.loss(landscape.gamma(point))).epsilon(1e-14));
+      CHECK(std::abs(slice.loss(i, j) - slice.exact(i, j)) <= 3.0 * slice.standard_error(i, j));
+    }
+  }
+  // Γ* is the minimum of the exact surface, at the centre of the grid.
+  CHECK(slice.exact(1, 1) == Approx(theory.loss_star()).epsilon(1e-12));
+  CHECK(slice.exact.minCoeff() == slice.exact(1, 1));
+  const Slice line = compute_slice(landscape, origin, a, alpha);
+  CHECK(line.beta.size() == 0);
+  CHECK(line.loss.cols() == 1);
+  CHECK(line.loss(1, 0) == slice.loss(1, 1));
+}
