@@ -251,7 +251,8 @@ double inverse_tail_index(const std::vector<double>& samples) {
     require(std::isfinite(sum) && sum != 0.0, "block sums", "finite, nonzero", sum);
     log_blocks += std::log(std::abs(sum));
   }
-  return (log_blocks / k1 - log_samples / (k1 * k2)) / std::log(static_cast<double>(k1));
+  // A block sum of K2 samples is K2^{1/α} times one sample in law: divide by log K2.
+  return (log_blocks / k1 - log_samples / (k1 * k2)) / std::log(static_cast<double>(k2));
 }
 
 double stable_tail_index(const std::vector<double>& samples) {

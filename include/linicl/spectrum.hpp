@@ -82,7 +82,7 @@ SpectrumSummary summarize_spectrum(const Eigen::VectorXd& eigenvalues,
 // 1/α̂ for samples of a symmetric α-stable law, by the block-sum estimator of Mohammadi,
 // Mohammadpour & Ogata (2015) as used for gradient noise by Simsekli, Sagun & Gürbüzbalaban
 // (2019). With K1 = ⌊√K⌋ blocks of K2 = ⌊K/K1⌋ samples (the remainder dropped), K = K1 K2 and
-// Y_i the block sums, 1/α̂ = ((1/K1) Σ log|Y_i| − (1/K) Σ log|X_k|) / log K1; it rests on
+// Y_i the block sums, 1/α̂ = ((1/K1) Σ log|Y_i| − (1/K) Σ log|X_k|) / log K2; it rests on
 // Y_i ~ K2^{1/α} X. Unclamped: about 1/2 for Gaussian data, below 1/2 for lighter tails.
 // Throws std::invalid_argument for fewer than 16 samples, or any sample (or block sum) that is
 // non-finite or exactly 0 (log|0| = −∞).
