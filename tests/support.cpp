@@ -45,4 +45,16 @@ std::string read_bytes(const std::string& path) {
   return out.str();
 }
 
+CommandResult run_linicl(const std::string& dir, const std::string& args, const std::string& env) {
+  return run_command("cd '" + dir + "' && " + env + " '" LINICL_BINARY "' " + args);
+}
+
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files[entry.path().string()] = read_bytes(entry.path().string());
+  }
+  return files;
+}
+
 }  // namespace linicl::testing

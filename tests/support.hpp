@@ -1,6 +1,7 @@
 // Helpers shared by the tests: scratch folders and running commands.
 #pragma once
 
+#include <map>
 #include <string>
 
 namespace linicl::testing {
@@ -29,5 +30,12 @@ CommandResult run_command(const std::string& command);
 
 // The contents of a file as bytes ("" if it cannot be read).
 std::string read_bytes(const std::string& path);
+
+// Runs the linicl binary under test in `dir` with `args` (and environment assignments `env`).
+CommandResult run_linicl(const std::string& dir, const std::string& args,
+                         const std::string& env = "");
+
+// Every file of a folder with its bytes: what a refused command must leave as it was.
+std::map<std::string, std::string> snapshot(const std::string& dir);
 
 }  // namespace linicl::testing

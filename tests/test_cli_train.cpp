@@ -17,20 +17,6 @@ namespace {
 const std::string kSmall =
     " -d 3 -n 6 -L 2 --batch 64 --steps 40 --eval-every 10 --eval-batch 128 --checkpoint-every 10";
 
-CommandResult run_linicl(const std::string& dir, const std::string& args,
-                         const std::string& env = "") {
-  return run_command("cd '" + dir + "' && " + env + " '" LINICL_BINARY "' " + args);
-}
-
-// Every file of a folder with its bytes: what a refused command must leave as it was.
-std::map<std::string, std::string> snapshot(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) files[entry.path().string()] = read_bytes(entry.path().string());
-  }
-  return files;
-}
-
 void require_same_run(const RunRecord& a, const RunRecord& b) {
   CHECK(a.state.step == b.state.step);
   CHECK(a.state.theta == b.state.theta);  // bitwise

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "linicl/family_fit.hpp"
+#include "linicl/h5.hpp"
 #include "linicl/objective.hpp"
 #include "linicl/parametrization.hpp"
 #include "linicl/spectrum.hpp"
@@ -138,5 +139,21 @@ CriticalPoint one_layer_minimum(Landscape& landscape);
 
 // θ of a pgd/gdpp model whose layer-0 head-0 Γ is `gamma` and everything else zero.
 Eigen::VectorXd theta_for_gamma(const Parametrization& param, const Eigen::MatrixXd& gamma);
+
+}  // namespace linicl
+
+namespace linicl {
+
+// The theory's point in a run's parametrization (for slices "to the theory"): Γ* when one
+// layer has the closed form, else the fitted §7 family Γ_ℓ = a_ℓ Σ⁻¹ (B_ℓ = b_ℓ I for gdpp);
+// for `full`, that pgd point embedded through the pattern P = [[0, 0], [0, 1]], Q = −[[A, 0],
+// [0, 0]].
+Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
+                             const LandscapeOptions& options);
+
+// /landscape/<mode> datasets and attributes (DESIGN §10); the caller adds what it was run on.
+void write_curvature(const h5::Node& group, const Curvature& curvature);
+void write_slice(const h5::Node& group, const Slice& slice);
+void write_critical_point(const h5::Node& group, const CriticalPoint& point);
 
 }  // namespace linicl

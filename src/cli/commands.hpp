@@ -14,6 +14,7 @@ using Runner = std::function<int(const std::string& command)>;
 Runner add_train(CLI::App& app);
 Runner add_inspect(CLI::App& app);
 Runner add_analyze(CLI::App& app);
+Runner add_landscape(CLI::App& app);
 
 // Seeds and other unsigned options: CLI11 alone would wrap −1 around to 2⁶⁴ − 1.
 inline CLI::Validator non_negative() {

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", LINICL_VERSION);
   std::map<const CLI::App*, linicl::cli::Runner> runners;
-  for (auto add : {linicl::cli::add_train, linicl::cli::add_inspect, linicl::cli::add_analyze}) {
+  for (auto add : {linicl::cli::add_train, linicl::cli::add_inspect, linicl::cli::add_analyze,
+                   linicl::cli::add_landscape}) {
     linicl::cli::Runner runner = add(app);
     runners[app.get_subcommands({}).back()] = std::move(runner);
   }

@@ -1,0 +1,285 @@
+// `linicl landscape FILE MODE`: the loss landscape at a run's weights (DESIGN §9); a summary on
+// stdout, results into /landscape/MODE of the run file (through a temporary file).
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "linicl/landscape.hpp"
+#include "linicl/run_file.hpp"
+
+namespace linicl::cli {
+
+namespace {
+
+struct LandscapeArgs {
+  std::string path, mode;
+  LandscapeOptions options;
+  int threads = 0;
+  // slice
+  int dims = 1;
+  std::string direction = "random";  // random | theory | init | a run file
+  int layer = -1;
+  int points = 0;  // 0: 21 for 1-D, 15 for 2-D
+  std::vector<double> range;
+  std::uint64_t direction_seed = 1;
+};
+
+void print_curvature(const Curvature& c) {
+  if (c.full) {
+    std::printf("  Hessian: %lld eigenvalues (full), %d of the parameters inactive\n",
+                static_cast<long long>(c.eigenvalues.size()), c.inactive);
+    std::printf("  sharpness %.6g, median %.6g, robust condition %.6g\n", c.sharpness, c.median,
+                c.robust_condition);
+    std::printf("  signature over active parameters: %d negative, %d zero, %d positive\n",
+                c.negative, c.zero, c.positive);
+  } else {
+    std::printf("  Hessian: Lanczos extremes, quadrature median\n");
+    std::printf("  sharpness %.6g, median ~%.6g, robust condition ~%.6g\n", c.sharpness, c.median,
+                c.robust_condition);
+  }
+  std::printf("  largest:");
+  for (double v : c.largest) std::printf(" %.6g", v);
+  std::printf("\n  smallest:");
+  for (double v : c.smallest) std::printf(" %.6g", v);
+  std::printf("\n");
+}
+
+void print_critical(const std::string& name, const CriticalPoint& p) {
+  std::printf("\n%s: %s\n", name.c_str(), p.family.c_str());
+  if (p.scalars.size() > 0) {
+    std::printf("  scalars:");
+    for (double s : p.scalars) std::printf(" %.6g", s);
+    std::printf("  (%d Newton iterations)\n", p.iterations);
+  }
+  std::printf("  sampled loss %.6g +- %.2g", p.loss.mean, p.loss.standard_error);
+  if (!std::isnan(p.exact_loss)) std::printf(", exact f %.10g", p.exact_loss);
+  std::printf("\n  |grad| %.4g on an independent pool, sampling noise %.4g (ratio %.3g)\n",
+              p.gradient_norm, p.gradient_noise, p.gradient_norm / p.gradient_noise);
+  if (!std::isnan(p.exact_gradient_norm)) {
+    std::printf("  exact |grad f| %.3g\n", p.exact_gradient_norm);
+  }
+  print_curvature(p.curvature);
+}
+
+// The grid of a slice: the given range, or [-1, 1] along random directions and
+// [-0.25, 1.25] along a line to a point (0 is the run, 1 the point).
+Eigen::VectorXd grid(const LandscapeArgs& args, bool line) {
+  const int points = args.points > 0 ? args.points : (args.dims == 1 ? 21 : 15);
+  const double lo = args.range.empty() ? (line ? -0.25 : -1.0) : args.range[0];
+  const double hi = args.range.empty() ? (line ? 1.25 : 1.0) : args.range[1];
+  return Eigen::VectorXd::LinSpaced(points, lo, hi);
+}
+
+// The far end of a line slice: the theory point, the run's initialization, or another run.
+Eigen::VectorXd slice_target(const LandscapeArgs& args, const RunRecord& run,
+                             const TaskSampler& sampler, const Parametrization& param) {
+  if (args.direction == "theory") return theory_point(sampler, param, args.options);
+  if (args.direction == "init") {
+    if (!run.config.init.empty()) {
+      throw std::invalid_argument("--direction init: the run started from --init " +
+                                  run.config.init + "; pass that file as --direction instead");
+    }
+    return Trainer(run.config, sampler).initial_state().theta;
+  }
+  const RunRecord other = load_run(args.direction);
+  if (other.config.param != run.config.param || other.config.dim != run.config.dim ||
+      other.config.layers != run.config.layers || other.config.heads != run.config.heads ||
+      other.config.share_weights != run.config.share_weights) {
+    throw std::invalid_argument("--direction " + args.direction +
+                                ": its model (param, dim, layers, heads, sharing) differs from " +
+                                args.path + "'s");
+  }
+  return other.state.theta;
+}
+
+int run_landscape(const LandscapeArgs& args) {
+  if (args.threads < 0) {
+    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
+                                ")");
+  }
+  if (args.threads > 0) omp_set_num_threads(args.threads);
+  args.options.check();
+  if (!args.range.empty() && (args.range.size() != 2 || !(args.range[0] < args.range[1]))) {
+    throw std::invalid_argument("--range must be two numbers LO HI with LO < HI");
+  }
+  const RunRecord run = load_run(args.path);
+  if (args.layer >= run.config.layers) {
+    throw std::invalid_argument("--layer must be in [0, " + std::to_string(run.config.layers) +
+                                ") for " + args.path + " (got " + std::to_string(args.layer) + ")");
+  }
+  const TaskSampler sampler(run.config.task_spec(), run.sigma, run.sigma_w);
+  const Parametrization param = run.config.parametrization();
+  Landscape landscape(sampler, param, args.options);
+  const Eigen::VectorXd& theta = run.state.theta;
+  std::printf(
+      "%s: %d-layer %s model, d = %d, n = %d, %lld parameters; pool of %d prompts (seed "
+      "%llu)\n",
+      args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
+      run.config.context, static_cast<long long>(param.size()), args.options.pool,
+      static_cast<unsigned long long>(args.options.seed));
+
+  std::function<void(const h5::Node&)> write;
+  if (args.mode == "exact") {
+    const OneLayerTheory* theory = landscape.theory();
+    if (!theory) {
+      throw std::invalid_argument(
+          "mode exact needs one pgd or gdpp layer with one head (the closed form of §7.1)");
+    }
+    const Eigen::MatrixXd gamma = landscape.gamma(theta);
+    const BatchObjective::Estimate sampled = landscape.loss(theta);
+    const double exact = theory->loss(gamma);
+    const Eigen::MatrixXd gradient = theory->gradient(gamma);
+    const Eigen::VectorXd hessian_eigenvalues =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory->hessian()).eigenvalues();
+    std::printf("  exact f %.10g at the run's Gamma, sampled %.6g +- %.2g (%.2f standard errors)\n",
+                exact, sampled.mean, sampled.standard_error,
+                (sampled.mean - exact) / sampled.standard_error);
+    std::printf("  |grad f| %.4g;  f(Gamma*) %.10g;  |Gamma - Gamma*|/|Gamma*| %.4g\n",
+                gradient.norm(), theory->loss_star(),
+                relative_distance(gamma, theory->gamma_star()));
+    std::printf("  Hessian 2 H (x) Sigma: eigenvalues in [%.6g, %.6g]\n",
+                hessian_eigenvalues.minCoeff(), hessian_eigenvalues.maxCoeff());
+    write = [=](const h5::Node& g) {
+      g.set_attr("loss", exact);
+      g.set_attr("sampled_loss", sampled.mean);
+      g.set_attr("sampled_standard_error", sampled.standard_error);
+      g.set_attr("loss_star", theory->loss_star());
+      g.write_matrix("gamma", gamma);
+      g.write_matrix("gradient", gradient);
+      g.write_matrix("gamma_star", theory->gamma_star());
+      g.write_matrix("H", theory->h());
+      g.write_matrix("hessian_eigenvalues", hessian_eigenvalues);
+    };
+  } else if (args.mode == "curvature") {
+    const Curvature curvature = landscape.curvature(theta);
+    print_curvature(curvature);
+    write = [=](const h5::Node& g) { write_curvature(g, curvature); };
+  } else if (args.mode == "critical") {
+    std::vector<std::pair<std::string, CriticalPoint>> points;
+    if (landscape.theory()) points.emplace_back("one_layer_minimum", one_layer_minimum(landscape));
+    points.emplace_back("family", fit_theory_family(landscape, run.sigma));
+    for (const auto& [name, point] : points) print_critical(name, point);
+    write = [=](const h5::Node& g) {
+      for (const auto& [name, point] : points) write_critical_point(g.create_group(name), point);
+    };
+  } else {  // slice
+    const bool line = args.direction != "random";
+    Eigen::VectorXd u, v;
+    std::string what;
+    if (line) {
+      u = slice_target(args, run, sampler, param) - theta;
+      what = "the line to " + args.direction;
+    } else {
+      u = filter_normalized_direction(param, theta, args.direction_seed, 0, args.layer);
+      what = "a filter-normalized random direction";
+    }
+    if (args.dims == 2) {
+      v = filter_normalized_direction(param, theta, args.direction_seed, 1, args.layer);
+      what += " and a filter-normalized random direction";
+    }
+    if (u.norm() == 0.0) throw std::invalid_argument("the slice direction is zero");
+    const Eigen::VectorXd alpha = grid(args, line);
+    const Eigen::VectorXd beta = args.dims == 2 ? grid(args, false) : Eigen::VectorXd();
+    const Slice slice =
+        compute_slice(landscape, theta, u, alpha, args.dims == 2 ? &v : nullptr, beta);
+    Eigen::Index i = 0, j = 0;
+    slice.loss.minCoeff(&i, &j);
+    std::printf(
+        "  %dx%lld slice along %s%s\n", static_cast<int>(alpha.size()),
+        static_cast<long long>(std::max<Eigen::Index>(1, beta.size())), what.c_str(),
+        args.layer >= 0 ? (" (layer " + std::to_string(args.layer) + " only)").c_str() : "");
+    std::printf("  loss at the run %.6g; lowest %.6g at alpha %.3g", landscape.loss(theta).mean,
+                slice.loss(i, j), alpha[i]);
+    if (args.dims == 2) std::printf(", beta %.3g", beta[j]);
+    std::printf("\n");
+    write = [=](const h5::Node& g) {
+      write_slice(g, slice);
+      g.write_matrix("origin", theta);
+      g.write_matrix("direction_u", u);
+      if (args.dims == 2) g.write_matrix("direction_v", v);
+      g.set_attr("direction", args.direction);
+      g.set_attr("layer", static_cast<std::int64_t>(args.layer));
+    };
+  }
+
+  edit_run_file(args.path, [&](h5::File& file) {
+    const std::string where = "/landscape/" + args.mode;
+    file.remove(where);
+    const h5::Node group = file.create_group(where);
+    group.set_attr("pool", static_cast<std::int64_t>(args.options.pool));
+    group.set_attr("seed", static_cast<std::int64_t>(args.options.seed));
+    write(group);
+  });
+  if (run.status != "completed") {
+    std::printf("note: the run's status is %s%s%s; these are its last saved weights\n",
+                run.status.c_str(), run.reason.empty() ? "" : ": ", run.reason.c_str());
+  }
+  std::printf("Written to /landscape/%s in %s\n", args.mode.c_str(), args.path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_landscape(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "landscape",
+      "loss landscape at the run's weights: exact | curvature | slice | critical (writes "
+      "/landscape)");
+  auto args = std::make_shared<LandscapeArgs>();
+  LandscapeOptions& o = args->options;
+  cmd->add_option("file", args->path, "run file")->required();
+  cmd->add_option("mode", args->mode,
+                  "exact: the one-layer closed form f, its gradient and Hessian (§7.1); "
+                  "curvature: Hessian spectrum, sharpness, robust condition number; "
+                  "slice: 1-D/2-D loss surface; critical: fit the §7 families and check them")
+      ->required()
+      ->check(CLI::IsMember({"exact", "curvature", "slice", "critical"}));
+  cmd->add_option("--pool", o.pool, "prompts of the fixed evaluation pool (>= 32)")
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the pool")
+      ->check(non_negative())
+      ->capture_default_str();
+  cmd->add_option("--full-limit", o.full_limit,
+                  "full Hessian spectrum up to this many parameters, Lanczos beyond")
+      ->capture_default_str();
+  cmd->add_option("--lanczos-wanted", o.lanczos_wanted, "Lanczos: eigenvalues at each end")
+      ->capture_default_str();
+  cmd->add_option("--lanczos-iterations", o.lanczos_iterations, "Lanczos: Krylov dimension cap")
+      ->capture_default_str();
+  cmd->add_option("--quadrature-probes", o.quadrature_probes,
+                  "median beyond --full-limit: quadrature probes")
+      ->capture_default_str();
+  cmd->add_option("--quadrature-steps", o.quadrature_steps,
+                  "median beyond --full-limit: Lanczos steps per probe")
+      ->capture_default_str();
+  cmd->add_option("--dims", args->dims, "slice: 1 or 2 dimensions")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
+  cmd->add_option("--direction", args->direction,
+                  "slice: random (filter-normalized), theory (the line to the theory point), "
+                  "init (the line to the run's initialization) or a run FILE (the line to its "
+                  "weights); with --dims 2 the second direction is random")
+      ->capture_default_str();
+  cmd->add_option("--layer", args->layer,
+                  "slice: random directions move only this layer (0-based; -1: all)")
+      ->check(CLI::Range(-1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--points", args->points, "slice: grid points per axis (0: 21 in 1-D, 15 in 2-D)")
+      ->check(CLI::Range(0, 1001))
+      ->capture_default_str();
+  cmd->add_option("--range", args->range,
+                  "slice: LO HI of the grid (default -1 1 random, -0.25 1.25 along a line)")
+      ->expected(2);
+  cmd->add_option("--direction-seed", args->direction_seed, "slice: seed of random directions")
+      ->check(non_negative())
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
+      ->capture_default_str();
+  return [args](const std::string&) { return run_landscape(*args); };
+}
+
+}  // namespace linicl::cli
