@@ -100,3 +100,22 @@ TEST_CASE("the tracked series survive the run file and are cut back on resume", 
   CHECK(cut.noise_norms.size() == 1);
   CHECK(cut.directional_smoothness.size() == 1);
 }
+
+TEST_CASE("a resumed tracked run has the same /track as an uninterrupted one", "[tracking]") {
+  TempDir dir;
+  const std::string args =
+      "train -d 3 -n 6 -L 2 --batch 64 --steps 40 --track-every 10 --track-pool 64 "
+      "--track-batches 4";
+  REQUIRE(run_linicl(dir.path(), args + " -o whole.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), args + " --stop-at 20 -o parts.h5").exit_code == 0);
+  REQUIRE(load_run(dir.file("parts.h5")).state.curves.track.step.size() == 2);
+  REQUIRE(run_linicl(dir.path(), "train --resume parts.h5").exit_code == 0);
+  const TrackSeries a = load_run(dir.file("whole.h5")).state.curves.track;
+  const TrackSeries b = load_run(dir.file("parts.h5")).state.curves.track;
+  CHECK(a.step == std::vector<std::int64_t>{0, 10, 20, 30});
+  CHECK(b.step == a.step);
+  CHECK(b.sharpness == a.sharpness);
+  CHECK(b.directional_smoothness == a.directional_smoothness);
+  CHECK(b.noise_mean == a.noise_mean);
+  CHECK(b.tail_index == a.tail_index);
+}
