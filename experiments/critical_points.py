@@ -41,8 +41,8 @@ def main():
                 for name in ("loss", "gradient_norm", "gradient_noise"):
                     g.attrs[name] = a[name]
                 g.attrs["trained_loss"] = trained_loss
-#The trained layers against the family : the best a_ℓ for each Γ_ℓ and the part
-#of Γ_ℓ off the line a·Σ⁻¹.
+                # The trained layers against the family: the best a_ℓ for each Γ_ℓ and the part
+                # of Γ_ℓ off the line a·Σ⁻¹.
                 p, q = weights(path)
                 gammas = [effective_preconditioner(p, q, l) for l in range(layers)]
                 trained_a = [np.sum(gm * sigma_inv) / np.sum(sigma_inv * sigma_inv) for gm in gammas]

@@ -1,8 +1,6 @@
-""
-    "The exact one-layer landscape (DESIGN §7.1, §9): the population loss f(Γ) of one pgd layer on
-    a 2 -
-    D slice through the run's weights that contains Γ* (axis 1: the line from the run to Γ*, α =
-    1 at Γ*; axis 2: a filter-normalized random direction), with the sampled loss on a fixed
+"""The exact one-layer landscape (DESIGN §7.1, §9): the population loss f(Γ) of one pgd layer on
+a 2-D slice through the run's weights that contains Γ* (axis 1: the line from the run to Γ*,
+α = 1 at Γ*; axis 2: a filter-normalized random direction), with the sampled loss on a fixed
 pool of 20,000 prompts overlaid. The exact surface is recomputed here in numpy from the closed
 form, independently of linicl, as a check.
 
@@ -25,7 +23,7 @@ D, N, NOISE = 5, 20, 0.5
 def main():
     runs = results_path("runs")
     os.makedirs(runs, exist_ok=True)
-#A short run, so that the run and Γ* are visibly apart on the slice.
+    # A short run, so that the run and Γ* are visibly apart on the slice.
     path = train(os.path.join(runs, "landscape_one_layer.h5"), dim=D, context=N, layers=1,
                  param="pgd", cov="kappa", kappa=10, rotate=True, noise=NOISE, lr=0.02,
                  warmup=0, clip=0, init_std=0, steps=60, batch=1000, eval_every=20)
@@ -38,7 +36,7 @@ def main():
         origin, u, v = (s[k][()].ravel() for k in ("origin", "direction_u", "direction_v"))
         sigma, sigma_w = f["data/Sigma"][()], f["data/Sigma_w"][()]
 
-#f at every grid point from numpy : θ = vec(A) column - major, Γ = Aᵀ(DESIGN §3.6).
+    # f at every grid point from numpy: θ = vec(A) column-major, Γ = Aᵀ (DESIGN §3.6).
     numpy_exact = np.empty_like(exact)
     for i, a in enumerate(alpha):
         for j, b in enumerate(beta):

@@ -1,18 +1,13 @@
-""
-    "Newton versus GD: which algorithm do the layers of a deep `full` model follow?
+"""Newton versus GD: which algorithm do the layers of a deep `full` model follow?
 
-    Trains a 6 -
-    layer `full` linear transformer on ill -
-    conditioned data(d = 5, n = 40, rotated κ = 10, w ~N(0, I)),
-    runs `linicl analyze`,
-    and draws SimE(the Σ - metric cosine of the errors,
-                   DESIGN §8) between every layer ℓ and every step k of GD and of iterative Newton,
-    with the best - matching k *(ℓ)marked.Iterative Newton converges quadratically,
-    so if the layers are Newton steps k *(ℓ)grows linearly with slope ≈ 1;
-GD needs exponentially more steps per layer on ill -
-        conditioned data.Reports the slope of k *(ℓ) and
-    of log2 k *(ℓ)against ℓ.Deep LSA models are polynomials of degree 3 ^ L in the prompt,
-    so training can hit a prompt whose loss overflows; linicl then stops with the last good state, which is what gets analyzed (the
+Trains a 6-layer `full` linear transformer on ill-conditioned data (d = 5, n = 40, rotated
+κ = 10, w ~ N(0, I)), runs `linicl analyze`, and draws SimE (the Σ-metric cosine of the
+errors, DESIGN §8) between every layer ℓ and every step k of GD and of iterative Newton,
+with the best-matching k*(ℓ) marked. Iterative Newton converges quadratically, so if the
+layers are Newton steps k*(ℓ) grows linearly with slope ≈ 1; GD needs exponentially more steps
+per layer on ill-conditioned data. Reports the slope of k*(ℓ) and of log2 k*(ℓ) against ℓ.
+Deep LSA models are polynomials of degree 3^L in the prompt, so training can hit a prompt whose
+loss overflows; linicl then stops with the last good state, which is what gets analyzed (the
 script prints the run's status).
 Writes results/newton_vs_gd.{h5,png}.
 """

@@ -4,11 +4,7 @@ For isotropic, κ = 10 and κ = 100 rotated covariances and noise σ ∈ {0, 0.5
 each, trains one `pgd` layer (d = 5, n = 20, Adam, cosine schedule, 1,500 steps of 2,000
 prompts) and reports, with Γ* and f recomputed here in numpy:
   - the relative Frobenius error ‖Γ − Γ*‖_F/‖Γ*‖_F,
-  - the Σ-weighted error ‖Σ^{
-  1 / 2}(Γ − Γ*)Σ^{
-  1 / 2}‖_F/‖Σ^{
-  1 / 2}Γ*Σ^{
-  1 / 2}‖_F, which weighs each
+  - the Σ-weighted error ‖Σ^{1/2}(Γ − Γ*)Σ^{1/2}‖_F/‖Σ^{1/2}Γ*Σ^{1/2}‖_F, which weighs each
     direction by how much the loss depends on it,
   - the relative excess population loss (f(Γ) − f(Γ*))/f(Γ*).
 κ = 100 is also trained four times longer with a larger step ("kappa100-long"): its

@@ -1,7 +1,5 @@
 """Draws a run's weights: P_ℓ and Q_ℓ of every layer (and head) as heatmaps, and for `pgd` and
-`gdpp` runs Σ^{
-  1 / 2} Γ_ℓ Σ^{
-  1 / 2}, which theory says is a multiple of I when w ~ N(0, Σ⁻¹).
+`gdpp` runs Σ^{1/2} Γ_ℓ Σ^{1/2}, which theory says is a multiple of I when w ~ N(0, Σ⁻¹).
 
     /usr/bin/python3 experiments/plot_weights.py RUN.h5 [OUT.png]
 """
