@@ -1,4 +1,5 @@
 // `linicl inspect FILE`: what a run file holds, in words and tables.
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -50,6 +51,18 @@ void print_blocks(const std::string& name, const Eigen::MatrixXd& m) {
   print_matrix(std::cout, name + "_yy", m.bottomRightCorner(1, 1));
 }
 
+// The landscape series of --track-every, one row per tracked step.
+void print_track(const TrackSeries& t) {
+  if (t.empty()) return;
+  std::printf("landscape along training (--track-every)\n  %8s %11s %11s %11s %11s %11s %6s\n",
+              "step", "sharpness", "lmax/lmed", "dir.smooth", "|grad|", "noise", "tail");
+  for (std::size_t r = 0; r < t.step.size(); ++r) {
+    std::printf("  %8lld %11.4g %11.4g %11.4g %11.4g %11.4g %6.3g\n",
+                static_cast<long long>(t.step[r]), t.sharpness[r], t.robust_condition[r],
+                t.directional_smoothness[r], t.grad_norm[r], t.noise_mean[r], t.tail_index[r]);
+  }
+}
+
 int run_inspect(const std::string& path) {
   const RunRecord run = load_run(path);
   const TrainConfig& c = run.config;
@@ -60,6 +73,7 @@ int run_inspect(const std::string& path) {
   std::cout << "curves\n";
   print_curve("train loss", run.state.curves.train_step, run.state.curves.train_loss);
   print_curve("eval loss ", run.state.curves.eval_step, run.state.curves.eval_loss);
+  print_track(run.state.curves.track);
   print_matrix(std::cout, "Sigma", run.sigma, "  ");
 
   const Parametrization param = c.parametrization();
