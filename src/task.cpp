@@ -112,10 +112,15 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
   RandomStream rs(seed, Purpose::kPrompt, step, index);
   double* const g = out.draws.data();
   Eigen::Map<Eigen::MatrixXd> u_and_noise(g + d, d + 1, columns);
-  for (Eigen::Index j = 0; j < d; ++j) g[j] = rs.normal();
-  for (Eigen::Index i = 0; i < columns; ++i) {
-    draw_isotropic(spec_, rs, u_and_noise.col(i).head(d));
-    u_and_noise(d, i) = rs.normal();
+  if (spec_.x_dist == XDist::kGaussian) {
+    // Every draw is a standard normal: one pass over the whole stream.
+    rs.fill_normals(g, static_cast<std::size_t>(out.draws.size()));
+  } else {
+    rs.fill_normals(g, static_cast<std::size_t>(d));
+    for (Eigen::Index i = 0; i < columns; ++i) {
+      draw_isotropic(spec_, rs, u_and_noise.col(i).head(d));
+      u_and_noise(d, i) = rs.normal();
+    }
   }
   // w = Σ_w^{1/2} g ~ N(0, Σ_w), X = Σ^{1/2} U in one product, then y = Xᵀw + σε.
   const Eigen::Map<const Eigen::VectorXd> g_w(g, d);

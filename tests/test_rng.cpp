@@ -69,3 +69,19 @@ TEST_CASE("uniform() lies in the open interval (0, 1) with mean 1/2", "[rng]") {
   }
   CHECK(std::abs(sum / 1e5 - 0.5) < 4 * std::sqrt(1.0 / 12 / 1e5));
 }
+
+TEST_CASE("fill_normals() gives the numbers of normal(), rejections included", "[rng]") {
+  constexpr int kCount = 100000;  // about 1,200 draws fall outside the ziggurat's core
+  RandomStream one_by_one(11, Purpose::kTest), filled(11, Purpose::kTest);
+  std::vector<double> expected(kCount), got(kCount);
+  for (double& z : expected) z = one_by_one.normal();
+  filled.fill_normals(got.data(), 7);  // two calls: the stream carries on across them
+  filled.fill_normals(got.data() + 7, kCount - 7);
+  int tail = 0;
+  for (int i = 0; i < kCount; ++i) {
+    REQUIRE(got[i] == expected[i]);
+    tail += std::abs(expected[i]) > 3.442619855899;
+  }
+  CHECK(tail > 0);
+  CHECK(filled.normal() == one_by_one.normal());
+}

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace linicl {
@@ -44,11 +45,24 @@ class RandomStream {
   // resolved exactly by rejection, so the law is N(0, 1) without approximation.
   double normal() {
     for (;;) {
-      const std::uint64_t bits = next_u64();
-      const int layer = static_cast<int>(bits & 127);
-      const double u = 2.0 * ((static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53) - 1.0;
-      if (std::abs(u) < kZiggurat.ratio[layer]) return u * kZiggurat.x[layer];
-      if (const double z = normal_outside_core(layer, u); !std::isnan(z)) return z;
+      const Draw draw = split(next_u64());
+      if (std::abs(draw.u) < kZiggurat.ratio[draw.layer]) return draw.u * kZiggurat.x[draw.layer];
+      if (const double z = normal_outside_core(draw.layer, draw.u); !std::isnan(z)) return z;
+    }
+  }
+
+  // `count` normals into out: the same numbers, in the same order, as `count` calls of
+  // normal(). The core test runs in a tight loop; a draw outside the core is given back and
+  // redrawn by normal(), which resolves it exactly.
+  void fill_normals(double* out, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const Draw draw = split(next_u64());
+      if (__builtin_expect(std::abs(draw.u) < kZiggurat.ratio[draw.layer], 1)) {
+        out[i] = draw.u * kZiggurat.x[draw.layer];
+      } else {
+        --counter_;
+        out[i] = normal();
+      }
     }
   }
 
@@ -82,6 +96,17 @@ class RandomStream {
     Ziggurat();
   };
   static const Ziggurat kZiggurat;
+
+  // One 64-bit word as the ziggurat reads it: a layer (7 bits) and a signed abscissa
+  // u ∈ (−1, 1) (the top 53 bits, centred in their cell).
+  struct Draw {
+    int layer;
+    double u;
+  };
+  static Draw split(std::uint64_t bits) {
+    return {static_cast<int>(bits & 127),
+            2.0 * ((static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53) - 1.0};
+  }
 
   // The rare draws outside the core: a tail sample for layer 0, otherwise u·x[layer] if it
   // falls under the curve in the layer's wedge, else NaN (draw again).
