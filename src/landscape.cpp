@@ -95,15 +95,15 @@ Curvature Landscape::curvature(const Eigen::VectorXd& theta) {
   };
   const Eigen::Index p = param_.size();
   Curvature c;
+  // Parameters the loss does not depend on at all (e.g. rows of the last P that only move
+  // covariates) have exactly zero Hessian rows: their zero eigenvalues say nothing about the
+  // curvature, so every summary is over the active parameters only.
+  std::vector<Eigen::Index> active;
   if (p <= options_.full_limit) {
     c.full = true;
     const Eigen::MatrixXd matrix = operator_matrix(hessian, p, &c.asymmetry);
     c.eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(matrix, Eigen::EigenvaluesOnly)
                         .eigenvalues();
-    // Parameters the loss does not depend on at all (e.g. rows of the last P that only move
-    // covariates) have exactly zero Hessian rows: their zero eigenvalues say nothing about the
-    // curvature, so the summary is over the active parameters only.
-    std::vector<Eigen::Index> active;
     for (Eigen::Index i = 0; i < p; ++i) {
       if ((matrix.row(i).array() != 0.0).any()) active.push_back(i);
     }
@@ -114,9 +114,9 @@ Curvature Landscape::curvature(const Eigen::VectorXd& theta) {
         Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(restricted, Eigen::EigenvaluesOnly)
             .eigenvalues();
     const SpectrumSummary s = summarize_spectrum(c.active_eigenvalues, options_.zero_tolerance);
-    const Eigen::Index k = std::min<Eigen::Index>(options_.lanczos_wanted, p);
-    c.largest = c.eigenvalues.tail(k).reverse();
-    c.smallest = c.eigenvalues.head(k);
+    const Eigen::Index k = std::min<Eigen::Index>(options_.lanczos_wanted, restricted.rows());
+    c.largest = c.active_eigenvalues.tail(k).reverse();
+    c.smallest = c.active_eigenvalues.head(k);
     c.sharpness = s.largest;
     c.median = s.median;
     c.robust_condition = s.robust_condition;
@@ -125,19 +125,39 @@ Curvature Landscape::curvature(const Eigen::VectorXd& theta) {
     c.positive = s.positive;
     return c;
   }
+  // Too large to assemble: the active parameters are the nonzero entries of H r for a dense
+  // random r (a nonzero row of H is orthogonal to r with probability 0), and Lanczos and the
+  // quadrature run on H restricted to them, so that the median means what it means above.
+  RandomStream rs(options_.seed, Purpose::kLandscape, 0xac71e, 0);
+  Eigen::VectorXd probe(p), image;
+  for (Eigen::Index i = 0; i < p; ++i) probe[i] = rs.normal();
+  hessian(probe, image);
+  for (Eigen::Index i = 0; i < p; ++i) {
+    if (image[i] != 0.0) active.push_back(i);
+  }
+  c.inactive = static_cast<int>(p - active.size());
+  if (active.empty()) active.push_back(0);
+  const Eigen::Index q = static_cast<Eigen::Index>(active.size());
+  Eigen::VectorXd embedded = Eigen::VectorXd::Zero(p), image_full;
+  const SymmetricOperator restricted = [&](const Eigen::VectorXd& v, Eigen::VectorXd& out) {
+    embedded(active) = v;  // the inactive entries stay zero
+    hessian(embedded, image_full);
+    out = image_full(active);
+  };
   LanczosOptions lanczos;
   lanczos.wanted = options_.lanczos_wanted;
   lanczos.max_iterations = options_.lanczos_iterations;
   lanczos.seed = options_.seed;
-  const LanczosResult extremes = lanczos_extremes(hessian, p, lanczos);
+  const LanczosResult extremes = lanczos_extremes(restricted, q, lanczos);
   QuadratureOptions quadrature;
   quadrature.probes = options_.quadrature_probes;
   quadrature.steps = options_.quadrature_steps;
   quadrature.seed = options_.seed;
+  c.converged = extremes.converged;
   c.largest = extremes.largest;
   c.smallest = extremes.smallest;
   c.sharpness = extremes.largest[0];
-  c.median = spectral_quantile(hessian, p, 0.5, quadrature);
+  c.median = spectral_quantile(restricted, q, 0.5, quadrature);
   c.robust_condition =
       c.median > 0.0 ? c.sharpness / c.median : std::numeric_limits<double>::infinity();
   return c;

@@ -31,6 +31,7 @@ void write_curvature(const h5::Node& group, const Curvature& c) {
   group.set_attr("zero", static_cast<std::int64_t>(c.zero));
   group.set_attr("positive", static_cast<std::int64_t>(c.positive));
   group.set_attr("inactive", static_cast<std::int64_t>(c.inactive));
+  group.set_attr("converged", c.converged);
   group.set_attr("asymmetry", c.asymmetry);
   group.write_matrix("largest", c.largest);
   group.write_matrix("smallest", c.smallest);

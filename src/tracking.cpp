@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "linicl/config.hpp"
 #include "linicl/spectrum.hpp"
@@ -9,10 +10,6 @@
 namespace linicl {
 
 namespace {
-
-// The noise batches of tracked step t are steps kNoiseStep + t·batches + j of the evaluation
-// seed: never a training batch, the evaluation set or a landscape pool.
-constexpr std::uint64_t kNoiseStep = std::uint64_t{1} << 61;
 
 LandscapeOptions tracking_options(const TrainConfig& config) {
   LandscapeOptions options;
@@ -27,6 +24,44 @@ void keep_rows(std::vector<T>& column, std::size_t keep) {
 }
 
 }  // namespace
+
+GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads) {
+  const int batches = static_cast<int>(grads.size());
+  if (batches < 3) throw std::invalid_argument("gradient_noise: needs at least 3 batches");
+  GradientNoise out;
+  out.mean = Eigen::VectorXd::Zero(grads.front().size());
+  for (const Eigen::VectorXd& g : grads) out.mean += g;
+  out.mean /= batches;
+  out.norms.resize(batches);
+  const double bessel = std::sqrt(batches / (batches - 1.0));
+  for (int j = 0; j < batches; ++j) out.norms[j] = bessel * (grads[j] - out.mean).norm();
+
+  // Pooling raw coordinates would mix noise scales that differ by orders of magnitude, and a
+  // scale mixture of Gaussians is itself heavy-tailed: α̂ would drop below 2 for Gaussian
+  // noise. So each g_jc is centred and scaled by the mean and spread of the other batches in
+  // coordinate c; these are independent of g_jc, so z_jc keeps g_jc's tail (a spread that
+  // included g_jc would bound |z_jc| by (J−1)/√J and push α̂ toward 2).
+  std::vector<double> standardized;
+  std::vector<double> others(batches - 1);
+  for (Eigen::Index c = 0; c < out.mean.size(); ++c) {
+    for (int j = 0; j < batches; ++j) {
+      for (int k = 0, m = 0; k < batches; ++k) {
+        if (k != j) others[m++] = grads[k][c];
+      }
+      double centre = 0.0, spread = 0.0;
+      for (double x : others) centre += x;
+      centre /= batches - 1;
+      for (double x : others) spread += (x - centre) * (x - centre);
+      spread = std::sqrt(spread / (batches - 2));
+      const double deviation = grads[j][c] - centre;
+      // A coordinate the loss does not depend on has exactly no noise and no tail.
+      if (spread > 0.0 && deviation != 0.0) standardized.push_back(deviation / spread);
+    }
+  }
+  out.tail_index = standardized.size() >= 16 ? stable_tail_index(standardized)
+                                             : std::numeric_limits<double>::quiet_NaN();
+  return out;
+}
 
 void TrackSeries::drop_from(std::int64_t from) {
   std::size_t keep = 0;
@@ -61,28 +96,14 @@ void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eige
     smoothness = u.dot(hu);
   }
 
-  // Stochastic-gradient noise: `batches` independent training-size batches against their mean.
+  // Stochastic-gradient noise: `batches` independent training-size batches.
   std::vector<Eigen::VectorXd> grads(batches_);
-  Eigen::VectorXd mean = Eigen::VectorXd::Zero(theta.size());
   for (int j = 0; j < batches_; ++j) {
-    const BatchSpec batch{seed_, kNoiseStep + static_cast<std::uint64_t>(step) * batches_ + j,
+    const BatchSpec batch{seed_, kTrackNoiseStep + static_cast<std::uint64_t>(step) * batches_ + j,
                           batch_};
     grads[j] = landscape_.gradient(theta, batch, nullptr);
-    mean += grads[j];
   }
-  mean /= batches_;
-  Eigen::VectorXd norms(batches_);
-  std::vector<double> coordinates;
-  for (int j = 0; j < batches_; ++j) {
-    const Eigen::VectorXd noise = grads[j] - mean;
-    norms[j] = noise.norm();
-    // Entries the loss does not depend on have exactly zero noise; they carry no tail.
-    for (Eigen::Index i = 0; i < noise.size(); ++i) {
-      if (noise[i] != 0.0) coordinates.push_back(noise[i]);
-    }
-  }
-  const double tail = coordinates.size() >= 16 ? stable_tail_index(coordinates)
-                                               : std::numeric_limits<double>::quiet_NaN();
+  const GradientNoise noise = gradient_noise(grads);
 
   out.step.push_back(step);
   out.sharpness.push_back(curvature.sharpness);
@@ -90,10 +111,10 @@ void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eige
   out.robust_condition.push_back(curvature.robust_condition);
   out.negative.push_back(curvature.negative);
   out.directional_smoothness.push_back(smoothness);
-  out.grad_norm.push_back(mean.norm());
-  out.noise_mean.push_back(norms.mean());
-  out.tail_index.push_back(tail);
-  out.noise_norms.push_back(norms);
+  out.grad_norm.push_back(noise.mean.norm());
+  out.noise_mean.push_back(noise.norms.mean());
+  out.tail_index.push_back(noise.tail_index);
+  out.noise_norms.push_back(noise.norms);
 }
 
 }  // namespace linicl

@@ -72,6 +72,7 @@ TEST_CASE("landscape refuses bad input with a clear message and leaves the file 
   TempDir dir;
   REQUIRE(run_linicl(dir.path(), kTrain + " -L 2 -o run.h5").exit_code == 0);
   REQUIRE(run_linicl(dir.path(), kTrain + " -L 2 -o broken.h5").exit_code == 0);
+  REQUIRE(run_linicl(dir.path(), kTrain + " -L 2 --share-weights -o shared.h5").exit_code == 0);
   {
     const h5::File broken = h5::File::open(dir.file("broken.h5"), h5::File::Mode::kReadWrite);
     broken.remove("checkpoint");
@@ -82,6 +83,8 @@ TEST_CASE("landscape refuses bad input with a clear message and leaves the file 
       {"landscape run.h5 hessian", "mode"},
       {"landscape run.h5 slice --layer 2", "--layer must be in [0, 2)"},
       {"landscape run.h5 slice --range 1 0", "--range"},
+      {"landscape run.h5 slice --layer 0 --direction init", "random directions only"},
+      {"landscape shared.h5 slice --layer 0", "shares its weights"},
       {"landscape run.h5 exact", "closed form"},
       {"landscape run.h5 critical", "pgd or gdpp"},
       {"landscape run.h5 curvature --pool 8", "--pool"},

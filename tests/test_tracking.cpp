@@ -2,9 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include "linicl/problem.hpp"
+#include "linicl/rng.hpp"
 #include "linicl/run_file.hpp"
+#include "linicl/tracking.hpp"
 #include "linicl/trainer.hpp"
 #include "support.hpp"
 
@@ -67,11 +71,18 @@ TEST_CASE("tracked rows match the landscape recomputed at theta_t", "[tracking]"
     Eigen::VectorXd hu;
     landscape.hessian_times(theta, u, hu);
     CHECK(track.directional_smoothness[row] == Approx(u.dot(hu)).epsilon(1e-12));
-    // The noise norms: each batch's gradient against the mean of the batches.
-    CHECK(track.noise_norms[row].minCoeff() > 0.0);
-    CHECK(track.noise_mean[row] == Approx(track.noise_norms[row].mean()).epsilon(1e-14));
-    CHECK(track.tail_index[row] > 0.0);
-    CHECK(track.tail_index[row] <= 2.0);
+    // The noise: the gradients of the J noise batches, drawn again here.
+    std::vector<Eigen::VectorXd> grads(config.track_batches);
+    for (int j = 0; j < config.track_batches; ++j) {
+      const std::uint64_t noise_step =
+          kTrackNoiseStep + static_cast<std::uint64_t>(t) * config.track_batches + j;
+      grads[j] = landscape.gradient(theta, {config.eval_seed, noise_step, config.batch}, nullptr);
+    }
+    const GradientNoise noise = gradient_noise(grads);
+    CHECK(track.grad_norm[row] == noise.mean.norm());
+    CHECK(track.noise_norms[row] == noise.norms);
+    CHECK(track.noise_mean[row] == Approx(noise.norms.mean()).epsilon(1e-14));
+    CHECK(track.tail_index[row] == noise.tail_index);
   }
 }
 
@@ -118,4 +129,61 @@ TEST_CASE("a resumed tracked run has the same /track as an uninterrupted one", "
   CHECK(b.directional_smoothness == a.directional_smoothness);
   CHECK(b.noise_mean == a.noise_mean);
   CHECK(b.tail_index == a.tail_index);
+}
+
+namespace {
+
+// J batch gradients with independent coordinates z·scale_c, where the scales spread over
+// e^{±2} (as the noise scales of a model's parameters do) and z is drawn by `draw`.
+template <class Draw>
+std::vector<Eigen::VectorXd> synthetic_gradients(int batches, int coordinates, Draw draw) {
+  RandomStream rs(17, Purpose::kTest);
+  Eigen::VectorXd scale(coordinates);
+  for (int c = 0; c < coordinates; ++c) scale[c] = std::exp(4.0 * rs.uniform() - 2.0);
+  std::vector<Eigen::VectorXd> grads(batches, Eigen::VectorXd(coordinates));
+  for (Eigen::VectorXd& g : grads) {
+    for (int c = 0; c < coordinates; ++c) g[c] = 0.3 + scale[c] * draw(rs);
+  }
+  return grads;
+}
+
+}  // namespace
+
+TEST_CASE("the noise tail index sees Gaussian noise as Gaussian whatever the scales",
+          "[tracking]") {
+  const auto gaussian = synthetic_gradients(32, 200, [](RandomStream& rs) { return rs.normal(); });
+  const auto cauchy = synthetic_gradients(
+      32, 200, [](RandomStream& rs) { return std::tan(M_PI * (rs.uniform() - 0.5)); });
+  const double alpha_gaussian = gradient_noise(gaussian).tail_index;
+  const double alpha_cauchy = gradient_noise(cauchy).tail_index;
+  INFO("gaussian " << alpha_gaussian << ", cauchy " << alpha_cauchy);
+  CHECK(alpha_gaussian > 1.75);  // 2 in the limit
+  CHECK(alpha_cauchy > 0.75);    // 1 in the limit
+  CHECK(alpha_cauchy < 1.3);
+
+  // Coordinates without noise (inactive parameters) change nothing.
+  auto padded = gaussian;
+  for (Eigen::VectorXd& g : padded) {
+    g.conservativeResize(g.size() + 50);
+    g.tail(50).setConstant(1.5);
+  }
+  CHECK(gradient_noise(padded).tail_index == alpha_gaussian);
+  CHECK_THROWS_AS(gradient_noise({gaussian[0], gaussian[1]}), std::invalid_argument);
+}
+
+TEST_CASE("the noise norms are unbiased in mean square", "[tracking]") {
+  // Unit scales: E‖g_j − ∇ℒ‖² = coordinates. Over many sets of J = 4 batches the mean of the
+  // squared norms must match it (without the Bessel factor it would be 3/4 of it).
+  constexpr int kSets = 2000, kBatches = 4, kCoordinates = 10;
+  RandomStream rs(23, Purpose::kTest);
+  double sum = 0.0;
+  for (int set = 0; set < kSets; ++set) {
+    std::vector<Eigen::VectorXd> grads(kBatches, Eigen::VectorXd(kCoordinates));
+    for (Eigen::VectorXd& g : grads) {
+      for (double& x : g.reshaped()) x = rs.normal();
+    }
+    sum += gradient_noise(grads).norms.squaredNorm() / kBatches;
+  }
+  // Each set gives χ²₃₀/3 (variance 20/3): the standard error of the mean is 0.058.
+  CHECK(sum / kSets == Approx(kCoordinates).margin(0.25));
 }

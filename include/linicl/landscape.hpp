@@ -43,10 +43,12 @@ struct Curvature {
   Eigen::VectorXd eigenvalues;         // all, ascending (full only)
   Eigen::VectorXd active_eigenvalues;  // of H restricted to the active parameters (full only)
   int inactive = 0;                    // parameters with an exactly zero Hessian row
-  Eigen::VectorXd largest, smallest;   // descending / ascending, lanczos_wanted of each
-  double sharpness = 0.0;              // λ_max
-  double median = 0.0;                 // λ_median (an estimate unless full)
-  double robust_condition = 0.0;       // λ_max / λ_median; +inf if λ_median <= 0
+  // Of H restricted to the active parameters: descending / ascending, lanczos_wanted of each.
+  Eigen::VectorXd largest, smallest;
+  bool converged = true;          // false: Lanczos stopped at its cap (values less sure)
+  double sharpness = 0.0;         // λ_max
+  double median = 0.0;            // λ_median (an estimate unless full)
+  double robust_condition = 0.0;  // λ_max / λ_median; +inf if λ_median <= 0
   int negative = -1, zero = -1, positive = -1;
   double asymmetry = 0.0;  // ‖H − Hᵀ‖_F/‖H‖_F of the assembled matrix (full only): a check
 };

@@ -23,12 +23,28 @@ struct TrackSeries {
   std::vector<std::int64_t> negative;    // negative eigenvalues (−1 when not computed in full)
   std::vector<double> directional_smoothness;  // uᵀ∇²ℒ u, u = update t / ‖update t‖
   std::vector<double> grad_norm;   // ‖ḡ‖, ḡ the mean of the noise batches' gradients
-  std::vector<double> noise_mean;  // mean over batches of ‖g_j − ḡ‖
-  std::vector<double> tail_index;  // α̂ of the coordinates of g_j − ḡ (spectrum.hpp)
-  std::vector<Eigen::VectorXd> noise_norms;  // ‖g_j − ḡ‖ for each batch j
+  std::vector<double> noise_mean;  // mean over batches of the noise norms
+  std::vector<double> tail_index;  // GradientNoise::tail_index
+  std::vector<Eigen::VectorXd> noise_norms;  // GradientNoise::norms
   void drop_from(std::int64_t step);         // removes every row at step ≥ `step`
   bool empty() const { return step.empty(); }
 };
+
+// The noise batches of tracked step t are steps kTrackNoiseStep + t·J + j (j < J) of the
+// evaluation seed: never a training batch, the evaluation set or a landscape pool.
+constexpr std::uint64_t kTrackNoiseStep = std::uint64_t{1} << 61;
+
+// Stochastic-gradient noise of J >= 3 gradients g_j of independent batches at one θ.
+struct GradientNoise {
+  Eigen::VectorXd mean;  // ḡ, the large-batch gradient
+  // √(J/(J−1))·‖g_j − ḡ‖: g_j − ḡ has (J−1)/J of the variance of g_j − ∇ℒ, so the squares
+  // are unbiased for E‖g_j − ∇ℒ‖².
+  Eigen::VectorXd norms;
+  // α̂ (spectrum.hpp) of the noise coordinates, each standardized by the spread of the other
+  // J − 1 batches in that coordinate (NaN when fewer than 16 coordinates vary).
+  double tail_index;
+};
+GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads);
 
 // Owns its landscape (the tracking pool) and borrows the sampler and parametrization.
 class Tracker {

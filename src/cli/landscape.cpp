@@ -37,7 +37,13 @@ void print_curvature(const Curvature& c) {
     std::printf("  signature over active parameters: %d negative, %d zero, %d positive\n",
                 c.negative, c.zero, c.positive);
   } else {
-    std::printf("  Hessian: Lanczos extremes, quadrature median\n");
+    std::printf("  Hessian: Lanczos extremes, quadrature median, %d of the parameters inactive\n",
+                c.inactive);
+    if (!c.converged) {
+      std::printf(
+          "  warning: Lanczos stopped at --lanczos-iterations before the extremes met "
+          "its tolerance\n");
+    }
     std::printf("  sharpness %.6g, median ~%.6g, robust condition ~%.6g\n", c.sharpness, c.median,
                 c.robust_condition);
   }
@@ -111,6 +117,15 @@ int run_landscape(const LandscapeArgs& args) {
     throw std::invalid_argument("--layer must be in [0, " + std::to_string(run.config.layers) +
                                 ") for " + args.path + " (got " + std::to_string(args.layer) + ")");
   }
+  if (args.layer >= 0 && run.config.share_weights) {
+    throw std::invalid_argument("--layer: " + args.path +
+                                " shares its weights across layers, so no direction moves one "
+                                "layer alone");
+  }
+  if (args.layer >= 0 && args.direction != "random" && args.dims == 1) {
+    throw std::invalid_argument("--layer restricts random directions only; --direction " +
+                                args.direction + " with --dims 1 has none");
+  }
   const TaskSampler sampler(run.config.task_spec(), run.sigma, run.sigma_w);
   const Parametrization param = run.config.parametrization();
   Landscape landscape(sampler, param, args.options);
@@ -169,17 +184,20 @@ int run_landscape(const LandscapeArgs& args) {
   } else {  // slice
     const bool line = args.direction != "random";
     Eigen::VectorXd u, v;
+    const std::string random_direction =
+        "a filter-normalized random direction" +
+        (args.layer >= 0 ? " in layer " + std::to_string(args.layer) : std::string());
     std::string what;
     if (line) {
       u = slice_target(args, run, sampler, param) - theta;
       what = "the line to " + args.direction;
     } else {
       u = filter_normalized_direction(param, theta, args.direction_seed, 0, args.layer);
-      what = "a filter-normalized random direction";
+      what = random_direction;
     }
     if (args.dims == 2) {
       v = filter_normalized_direction(param, theta, args.direction_seed, 1, args.layer);
-      what += " and a filter-normalized random direction";
+      what += " and " + random_direction;
     }
     if (u.norm() == 0.0) throw std::invalid_argument("the slice direction is zero");
     const Eigen::VectorXd alpha = grid(args, line);
@@ -188,10 +206,8 @@ int run_landscape(const LandscapeArgs& args) {
         compute_slice(landscape, theta, u, alpha, args.dims == 2 ? &v : nullptr, beta);
     Eigen::Index i = 0, j = 0;
     slice.loss.minCoeff(&i, &j);
-    std::printf(
-        "  %dx%lld slice along %s%s\n", static_cast<int>(alpha.size()),
-        static_cast<long long>(std::max<Eigen::Index>(1, beta.size())), what.c_str(),
-        args.layer >= 0 ? (" (layer " + std::to_string(args.layer) + " only)").c_str() : "");
+    std::printf("  %dx%lld slice along %s\n", static_cast<int>(alpha.size()),
+                static_cast<long long>(std::max<Eigen::Index>(1, beta.size())), what.c_str());
     std::printf("  loss at the run %.6g; lowest %.6g at alpha %.3g", landscape.loss(theta).mean,
                 slice.loss(i, j), alpha[i]);
     if (args.dims == 2) std::printf(", beta %.3g", beta[j]);
