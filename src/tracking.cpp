@@ -41,9 +41,10 @@ GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads) {
   // noise. So each g_jc is centred and scaled by the mean and spread of the other batches in
   // coordinate c; these are independent of g_jc, so z_jc keeps g_jc's tail (a spread that
   // included g_jc would bound |z_jc| by (J−1)/√J and push α̂ toward 2).
-  std::vector<double> standardized;
+  const Eigen::Index coordinates = out.mean.size();
+  Eigen::MatrixXd z(coordinates, batches);  // NaN: no noise in that coordinate
   std::vector<double> others(batches - 1);
-  for (Eigen::Index c = 0; c < out.mean.size(); ++c) {
+  for (Eigen::Index c = 0; c < coordinates; ++c) {
     for (int j = 0; j < batches; ++j) {
       for (int k = 0, m = 0; k < batches; ++k) {
         if (k != j) others[m++] = grads[k][c];
@@ -55,7 +56,17 @@ GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads) {
       spread = std::sqrt(spread / (batches - 2));
       const double deviation = grads[j][c] - centre;
       // A coordinate the loss does not depend on has exactly no noise and no tail.
-      if (spread > 0.0 && deviation != 0.0) standardized.push_back(deviation / spread);
+      z(c, j) = spread > 0.0 && deviation != 0.0 ? deviation / spread
+                                                 : std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  // Batch by batch: the estimator sums consecutive samples in blocks, and the deviations of
+  // one coordinate across the batches nearly cancel (unscaled, they sum to exactly zero), so
+  // a block must run across coordinates, not across batches.
+  std::vector<double> standardized;
+  for (int j = 0; j < batches; ++j) {
+    for (Eigen::Index c = 0; c < coordinates; ++c) {
+      if (!std::isnan(z(c, j))) standardized.push_back(z(c, j));
     }
   }
   out.tail_index = standardized.size() >= 16 ? stable_tail_index(standardized)

@@ -4,7 +4,9 @@ Grid: d ∈ {5, 10, 20, 50}, n ∈ {20, 40, 100, 400}, L ∈ {1, 3, 8}, batch 4,
 head, 1 and 2 threads; each configuration in its own process (its own peak memory). The FP64
 peak is measured by the FMA microbenchmark in the same run, before and after the grid.
 
-    /usr/bin/python3 experiments/bench/run_grid.py [--quick]
+    /usr/bin/python3 experiments/bench/run_grid.py [--quick] [--tag NAME]
+
+--tag writes results/bench_grid_NAME.{h5,md} instead, to keep the grids of several machines.
 """
 import argparse
 import json
@@ -16,7 +18,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import results_path  # noqa: E402
+from common import cpu_description, results_path  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.environ.get("LINICL_BENCH", os.path.join(ROOT, "build", "linicl_bench"))
@@ -33,7 +35,9 @@ def bench(*args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="d, n in {5, 50} x {20, 400} only")
+    parser.add_argument("--tag", help="suffix of the result files (e.g. the machine)")
     args = parser.parse_args()
+    name = f"bench_grid_{args.tag}" if args.tag else "bench_grid"
     dims, contexts = ([5, 50], [20, 400]) if args.quick else ([5, 10, 20, 50], [20, 40, 100, 400])
     depths, threads = [1, 3, 8], [1, 2]
     peak = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
@@ -55,14 +59,15 @@ def main():
     peak_after = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
 
     keys = ["dim", "context", "layers", "threads"]
-    with h5py.File(results_path("bench_grid.h5"), "w") as f:
+    with h5py.File(results_path(f"{name}.h5"), "w") as f:
         for k in keys + FIELDS + ["peak_fraction"]:
             f[k] = np.array([r[k] for r in rows])
         for t in threads:
             f.attrs[f"peak_gflops_{t}_threads"] = [peak[t], peak_after[t]]
         f.attrs["batch"] = 4000
-    with open(results_path("bench_grid.md"), "w") as f:
-        f.write(f"FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2 "
+        f.attrs["cpu"] = cpu_description()
+    with open(results_path(f"{name}.md"), "w") as f:
+        f.write(f"{cpu_description()}. FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2 "
                 f"(after the grid: {peak_after[1]:.1f}, {peak_after[2]:.1f}).\n\n")
         f.write("| d | n | L | threads | step ms (min–max) | sampling ms | prompt·layers/s "
                 "| GFLOP/s | % peak | peak RSS MiB |\n|" + "---|" * 10 + "\n")
@@ -72,7 +77,7 @@ def main():
                     f"{r['sample_ms']:.2f} | {r['prompt_layers_per_s']:.3g} | "
                     f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} | "
                     f"{r['peak_rss_mib']:.0f} |\n")
-    print(open(results_path("bench_grid.md")).read())
+    print(open(results_path(f"{name}.md")).read())
 
 
 if __name__ == "__main__":

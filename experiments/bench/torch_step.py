@@ -17,9 +17,13 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cpu_description  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.environ.get("LINICL_BENCH", os.path.join(ROOT, "build", "linicl_bench"))
@@ -106,7 +110,7 @@ def main():
             times[v].append(time_torch(v, args))
     median = {k: statistics.median(v) for k, v in times.items()}
     print(f"d = {args.dim}, n = {args.context}, L = {args.layers}, batch {args.batch}, "
-          f"{args.threads} thread(s), torch {torch.__version__}; median ms per step over "
+          f"{args.threads} thread(s), torch {torch.__version__}, {cpu_description()}; median ms per step over "
           f"{args.rounds} rounds of {args.reps} steps")
     for k, v in median.items():
         ratio = "" if k == "linicl" else f"   linicl is {v / median['linicl']:.1f}x faster"
@@ -114,7 +118,7 @@ def main():
         print(f"  {k:8s} {v:9.2f} ms  {spread:>18s}{ratio}")
     if args.json:
         with open(args.json, "a") as f:
-            f.write(json.dumps(dict(vars(args), torch=torch.__version__, median_ms=median,
+            f.write(json.dumps(dict(vars(args), torch=torch.__version__, cpu=cpu_description(), median_ms=median,
                                     rounds_ms=times)) + "\n")
 
 
