@@ -104,7 +104,7 @@ void TrainConfig::check() const {
   require(track_every >= 0, "track-every", ">= 0", track_every);
   require(track_pool >= 32 && track_pool <= kMaxPrompts, "track-pool", "in [32, 100000000]",
           track_pool);
-  require(track_batches >= 3 && track_batches <= 100000, "track-batches", "in [3, 100000]",
+  require(track_batches >= 4 && track_batches <= 100000, "track-batches", "in [4, 100000]",
           track_batches);
 }
 

@@ -234,13 +234,19 @@ SpectrumSummary summarize_spectrum(const Eigen::VectorXd& eigenvalues, double ze
   return s;
 }
 
-double inverse_tail_index(const std::vector<double>& samples) {
+double inverse_tail_index(const std::vector<double>& samples, std::size_t block_size) {
   require(samples.size() >= 16, "samples", "at least 16", samples.size());
+  require(block_size == 0 || (block_size >= 2 && block_size <= samples.size()), "block size",
+          "0 or in [2, number of samples]", block_size);
   for (double x : samples) require(std::isfinite(x) && x != 0.0, "samples", "finite, nonzero", x);
   std::size_t k1 = static_cast<std::size_t>(std::sqrt(static_cast<double>(samples.size())));
   while (k1 * k1 > samples.size()) --k1;  // ⌊√K⌋ whatever the rounding of sqrt
   while ((k1 + 1) * (k1 + 1) <= samples.size()) ++k1;
-  const std::size_t k2 = samples.size() / k1;
+  std::size_t k2 = samples.size() / k1;
+  if (block_size > 0) {
+    k2 = block_size;
+    k1 = samples.size() / k2;
+  }
   double log_blocks = 0.0, log_samples = 0.0;
   for (std::size_t i = 0; i < k1; ++i) {
     double sum = 0.0;
@@ -255,8 +261,8 @@ double inverse_tail_index(const std::vector<double>& samples) {
   return (log_blocks / k1 - log_samples / (k1 * k2)) / std::log(static_cast<double>(k2));
 }
 
-double stable_tail_index(const std::vector<double>& samples) {
-  const double inverse = inverse_tail_index(samples);
+double stable_tail_index(const std::vector<double>& samples, std::size_t block_size) {
+  const double inverse = inverse_tail_index(samples, block_size);
   return inverse > 0.5 ? 1.0 / inverse : 2.0;
 }
 

@@ -27,7 +27,7 @@ void keep_rows(std::vector<T>& column, std::size_t keep) {
 
 GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads) {
   const int batches = static_cast<int>(grads.size());
-  if (batches < 3) throw std::invalid_argument("gradient_noise: needs at least 3 batches");
+  if (batches < 4) throw std::invalid_argument("gradient_noise: needs at least 4 batches");
   GradientNoise out;
   out.mean = Eigen::VectorXd::Zero(grads.front().size());
   for (const Eigen::VectorXd& g : grads) out.mean += g;
@@ -36,41 +36,27 @@ GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads) {
   const double bessel = std::sqrt(batches / (batches - 1.0));
   for (int j = 0; j < batches; ++j) out.norms[j] = bessel * (grads[j] - out.mean).norm();
 
-  // Pooling raw coordinates would mix noise scales that differ by orders of magnitude, and a
-  // scale mixture of Gaussians is itself heavy-tailed: α̂ would drop below 2 for Gaussian
-  // noise. So each g_jc is centred and scaled by the mean and spread of the other batches in
-  // coordinate c; these are independent of g_jc, so z_jc keeps g_jc's tail (a spread that
-  // included g_jc would bound |z_jc| by (J−1)/√J and push α̂ toward 2).
-  const Eigen::Index coordinates = out.mean.size();
-  Eigen::MatrixXd z(coordinates, batches);  // NaN: no noise in that coordinate
-  std::vector<double> others(batches - 1);
-  for (Eigen::Index c = 0; c < coordinates; ++c) {
-    for (int j = 0; j < batches; ++j) {
-      for (int k = 0, m = 0; k < batches; ++k) {
-        if (k != j) others[m++] = grads[k][c];
-      }
-      double centre = 0.0, spread = 0.0;
-      for (double x : others) centre += x;
-      centre /= batches - 1;
-      for (double x : others) spread += (x - centre) * (x - centre);
-      spread = std::sqrt(spread / (batches - 2));
-      const double deviation = grads[j][c] - centre;
-      // A coordinate the loss does not depend on has exactly no noise and no tail.
-      z(c, j) = spread > 0.0 && deviation != 0.0 ? deviation / spread
-                                                 : std::numeric_limits<double>::quiet_NaN();
+  // The tail: noise samples must be independent and share one law within each block of the
+  // estimator. Differences of disjoint pairs of batches, (g_2i − g_2i+1)/√2, are exactly
+  // centred (∇ℒ cancels), independent, and keep the noise's tail index (a difference of two
+  // i.i.d. α-stable variables is α-stable). One coordinate's J/2 differences make one block,
+  // so noise scales, which differ by orders of magnitude between parameters, never mix
+  // (pooling them would make Gaussian noise look heavy-tailed: a scale mixture of Gaussians
+  // is), and batches are never mixed with coordinates of the same batch, which share prompts.
+  const int pairs = batches / 2;
+  std::vector<double> samples, block(pairs);
+  for (Eigen::Index c = 0; c < out.mean.size(); ++c) {
+    double sum = 0.0;
+    bool usable = true;
+    for (int i = 0; i < pairs; ++i) {
+      block[i] = (grads[2 * i][c] - grads[2 * i + 1][c]) * M_SQRT1_2;
+      sum += block[i];
+      usable = usable && block[i] != 0.0;  // exactly no noise: a parameter ℒ ignores
     }
+    if (usable && sum != 0.0) samples.insert(samples.end(), block.begin(), block.end());
   }
-  // Batch by batch: the estimator sums consecutive samples in blocks, and the deviations of
-  // one coordinate across the batches nearly cancel (unscaled, they sum to exactly zero), so
-  // a block must run across coordinates, not across batches.
-  std::vector<double> standardized;
-  for (int j = 0; j < batches; ++j) {
-    for (Eigen::Index c = 0; c < coordinates; ++c) {
-      if (!std::isnan(z(c, j))) standardized.push_back(z(c, j));
-    }
-  }
-  out.tail_index = standardized.size() >= 16 ? stable_tail_index(standardized)
-                                             : std::numeric_limits<double>::quiet_NaN();
+  out.tail_index = samples.size() >= 16 ? stable_tail_index(samples, pairs)
+                                        : std::numeric_limits<double>::quiet_NaN();
   return out;
 }
 

@@ -137,7 +137,7 @@ void visit_options(Config& c, Visitor&& visit) {
         "noise every k steps into /track (0: off)");
   visit("track-pool", c.track_pool, "tracking: prompts of the fixed Hessian pool (>= 32)");
   visit("track-batches", c.track_batches,
-        "tracking: batches of --batch prompts for the gradient noise (>= 3)");
+        "tracking: batches of --batch prompts for the gradient noise (>= 4)");
   visit("seed", c.seed, "seed of the training prompts, rotation and initialization");
   visit("eval-seed", c.eval_seed, "seed of the evaluation set");
 }

@@ -81,15 +81,17 @@ SpectrumSummary summarize_spectrum(const Eigen::VectorXd& eigenvalues,
 
 // 1/α̂ for samples of a symmetric α-stable law, by the block-sum estimator of Mohammadi,
 // Mohammadpour & Ogata (2015) as used for gradient noise by Simsekli, Sagun & Gürbüzbalaban
-// (2019). With K1 = ⌊√K⌋ blocks of K2 = ⌊K/K1⌋ samples (the remainder dropped), K = K1 K2 and
-// Y_i the block sums, 1/α̂ = ((1/K1) Σ log|Y_i| − (1/K) Σ log|X_k|) / log K2; it rests on
+// (2019). With K1 blocks of K2 consecutive samples (the remainder dropped), K = K1 K2 and Y_i
+// the block sums, 1/α̂ = ((1/K1) Σ log|Y_i| − (1/K) Σ log|X_k|) / log K2; it rests on
 // Y_i ~ K2^{1/α} X. Unclamped: about 1/2 for Gaussian data, below 1/2 for lighter tails.
-// Throws std::invalid_argument for fewer than 16 samples, or any sample (or block sum) that is
-// non-finite or exactly 0 (log|0| = −∞).
-double inverse_tail_index(const std::vector<double>& samples);
+// block_size K2 >= 2, or 0 for K1 = ⌊√K⌋, K2 = ⌊K/K1⌋. Each block's own scale cancels in its
+// term, so samples of different scales may be pooled as long as no block mixes them.
+// Throws std::invalid_argument for fewer than 16 samples, a block size outside [2, K], or any
+// sample (or block sum) that is non-finite or exactly 0 (log|0| = −∞).
+double inverse_tail_index(const std::vector<double>& samples, std::size_t block_size = 0);
 
 // α̂ = 1 / inverse_tail_index, clamped to (0, 2]: an estimate 1/α̂ <= 1/2 (including <= 0,
 // tails lighter than any stable law) returns 2; positive estimates are never clamped below.
-double stable_tail_index(const std::vector<double>& samples);
+double stable_tail_index(const std::vector<double>& samples, std::size_t block_size = 0);
 
 }  // namespace linicl

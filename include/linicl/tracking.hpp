@@ -34,14 +34,14 @@ struct TrackSeries {
 // evaluation seed: never a training batch, the evaluation set or a landscape pool.
 constexpr std::uint64_t kTrackNoiseStep = std::uint64_t{1} << 61;
 
-// Stochastic-gradient noise of J >= 3 gradients g_j of independent batches at one θ.
+// Stochastic-gradient noise of J >= 4 gradients g_j of independent batches at one θ.
 struct GradientNoise {
   Eigen::VectorXd mean;  // ḡ, the large-batch gradient
   // √(J/(J−1))·‖g_j − ḡ‖: g_j − ḡ has (J−1)/J of the variance of g_j − ∇ℒ, so the squares
   // are unbiased for E‖g_j − ∇ℒ‖².
   Eigen::VectorXd norms;
-  // α̂ (spectrum.hpp) of the noise coordinates, each standardized by the spread of the other
-  // J − 1 batches in that coordinate (NaN when fewer than 16 coordinates vary).
+  // α̂ (spectrum.hpp) of the pair differences (g_2i − g_2i+1)/√2, one block per coordinate
+  // (NaN when fewer than 16 samples; coordinates without noise are left out).
   double tail_index;
 };
 GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads);
