@@ -84,23 +84,34 @@ Tracker::Tracker(const TrainConfig& config, const TaskSampler& sampler,
 
 void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eigen::VectorXd& update,
                      TrackSeries& out) {
-  const Curvature curvature = landscape_.curvature(theta);
-  double smoothness = std::numeric_limits<double>::quiet_NaN();  // no update (lr = 0): no u
-  if (update.norm() > 0.0) {
-    const Eigen::VectorXd u = update.normalized();
-    Eigen::VectorXd hu;
-    landscape_.hessian_times(theta, u, hu);
-    smoothness = u.dot(hu);
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  // Tracking only observes training: where the statistics cannot be computed (a non-finite
+  // Hessian product or noise sample near a divergence), the row is NaN and training goes on.
+  Curvature curvature;
+  curvature.sharpness = curvature.median = curvature.robust_condition = kNaN;
+  double smoothness = kNaN;  // also when there is no update (lr = 0): no direction u
+  GradientNoise noise{Eigen::VectorXd::Constant(theta.size(), kNaN),
+                      Eigen::VectorXd::Constant(batches_, kNaN), kNaN};
+  try {
+    curvature = landscape_.curvature(theta);
+    if (update.norm() > 0.0) {
+      const Eigen::VectorXd u = update.normalized();
+      Eigen::VectorXd hu;
+      landscape_.hessian_times(theta, u, hu);
+      smoothness = u.dot(hu);
+    }
+    // Stochastic-gradient noise: `batches` independent training-size batches.
+    std::vector<Eigen::VectorXd> grads(batches_);
+    for (int j = 0; j < batches_; ++j) {
+      const BatchSpec batch{
+          seed_, kTrackNoiseStep + static_cast<std::uint64_t>(step) * batches_ + j, batch_};
+      grads[j] = landscape_.gradient(theta, batch, nullptr);
+    }
+    noise = gradient_noise(grads);
+  } catch (const std::invalid_argument&) {
+    // The spectrum and tail-index routines refuse non-finite input with invalid_argument;
+    // anything else (out of memory, a logic error) is not ours to hide.
   }
-
-  // Stochastic-gradient noise: `batches` independent training-size batches.
-  std::vector<Eigen::VectorXd> grads(batches_);
-  for (int j = 0; j < batches_; ++j) {
-    const BatchSpec batch{seed_, kTrackNoiseStep + static_cast<std::uint64_t>(step) * batches_ + j,
-                          batch_};
-    grads[j] = landscape_.gradient(theta, batch, nullptr);
-  }
-  const GradientNoise noise = gradient_noise(grads);
 
   out.step.push_back(step);
   out.sharpness.push_back(curvature.sharpness);

@@ -1,7 +1,6 @@
 #include "linicl/trainer.hpp"
 
 #include <cmath>
-#include <exception>
 #include <string>
 
 #include "linicl/rng.hpp"
@@ -128,13 +127,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     state.step = t + 1;
     if (!state.theta.allFinite()) return diverge("non-finite weights after the update", t);
     if (tracker_ && t % config_.track_every == 0) {
-      // The statistics can fail (a non-finite Hessian product) where the loss is still
-      // finite: that ends the run like a divergence, with θ_t saved and the reason.
-      try {
-        tracker_->record(t, good_theta, state.theta - good_theta, curves.track);
-      } catch (const std::exception& e) {
-        return diverge(std::string("tracking failed (") + e.what() + ")", t);
-      }
+      tracker_->record(t, good_theta, state.theta - good_theta, curves.track);
     }
     observer.on_step(state);
     if (config_.checkpoint_every > 0 && state.step % config_.checkpoint_every == 0 &&

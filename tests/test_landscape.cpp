@@ -6,6 +6,7 @@
 #include "fixtures.hpp"
 #include "linicl/covariance.hpp"
 #include "linicl/landscape.hpp"
+#include "linicl/spectrum.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;
@@ -98,7 +99,7 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   CHECK(approx.converged);
   const Eigen::VectorXd& active = exact.active_eigenvalues;
   const double scale = active.cwiseAbs().maxCoeff();
-  const Eigen::Index q = active.size();
+  const Eigen::Index q = active.size(), p_all = exact.eigenvalues.size();
   for (int i = 0; i < 3; ++i) {
     CHECK(std::abs(approx.largest[i] - active[q - 1 - i]) <= 1e-8 * scale);
     CHECK(std::abs(approx.smallest[i] - active[i]) <= 1e-8 * scale);
@@ -108,6 +109,30 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   INFO("median: exact " << exact.median << ", quadrature " << approx.median);
   CHECK(approx.median >= active[q / 2 - 2]);
   CHECK(approx.median <= active[q / 2 + 1]);
+  // The quadrature ran on H restricted to the active parameters: the same quadrature on the
+  // assembled restricted matrix gives the same median, and on the whole H another one.
+  Eigen::MatrixXd h(p_all, p_all);
+  for (Eigen::Index j = 0; j < p_all; ++j) {
+    Eigen::VectorXd column;
+    lanczos.hessian_times(theta, Eigen::VectorXd::Unit(p_all, j), column);
+    h.col(j) = column;
+  }
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i = 0; i < p_all; ++i) {
+    if ((h.row(i).array() != 0.0).any()) rows.push_back(i);
+  }
+  const Eigen::MatrixXd h_active = h(rows, rows);
+  QuadratureOptions quadrature;
+  quadrature.probes = options.quadrature_probes;
+  quadrature.steps = options.quadrature_steps;
+  quadrature.seed = options.seed;
+  const auto apply = [](const Eigen::MatrixXd& m) {
+    return [&m](const Eigen::VectorXd& v, Eigen::VectorXd& out) { out = m * v; };
+  };
+  CHECK(spectral_quantile(apply(h_active), q, 0.5, quadrature) ==
+        Approx(approx.median).epsilon(1e-8));
+  CHECK(std::abs(spectral_quantile(apply(h), p_all, 0.5, quadrature) - approx.median) >
+        0.01 * std::abs(approx.median));
 }
 
 TEST_CASE("slices: filter-normalized directions and the exact one-layer surface", "[landscape]") {

@@ -382,8 +382,14 @@ TEST_CASE("spectrum: stable_tail_index on exact cases and bad input", "[spectrum
 }
 
 TEST_CASE("spectrum: with a given block size, each block's scale cancels", "[spectrum]") {
-  // All ones in blocks of 4 (K = 105: 26 blocks, 1 dropped): 1/α̂ = log 4 / log 4 = 1.
-  CHECK(inverse_tail_index(std::vector<double>(105, 1.0), 4) == Approx(1.0).epsilon(1e-14));
+  // All ones in blocks of 4 (K = 105: 26 blocks, 1 dropped): 1/α̂ = log 4 / log 4 = 1; the
+  // dropped sample does not count. With the default blocks (10 of 10) it would.
+  std::vector<double> ones(105, 1.0);
+  ones[104] = 1e6;
+  CHECK(inverse_tail_index(ones, 4) == Approx(1.0).epsilon(1e-14));
+  ones[104] = 1.0;
+  ones[99] = 1e6;  // inside the last block of 4 (samples 96–99)
+  CHECK(inverse_tail_index(ones, 4) != Approx(1.0).epsilon(1e-6));
   // Gaussian samples, blocks of 16, every block on its own scale from 1e-3 to 1e3: the same
   // estimate as on one scale, to rounding; pooled with the default blocks the scales mix.
   RandomStream rs(29, Purpose::kTest);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -161,13 +162,13 @@ TEST_CASE("the noise tail index sees Gaussian noise as Gaussian whatever the sca
   CHECK(alpha_cauchy > 0.75);    // 1 in the limit
   CHECK(alpha_cauchy < 1.3);
 
-  // Coordinates without noise (inactive parameters) change nothing.
-  auto padded = gaussian;
+  // Coordinates without noise (inactive parameters) change nothing (Cauchy: never clamped).
+  auto padded = cauchy;
   for (Eigen::VectorXd& g : padded) {
     g.conservativeResize(g.size() + 50);
     g.tail(50).setConstant(1.5);
   }
-  CHECK(gradient_noise(padded).tail_index == alpha_gaussian);
+  CHECK(gradient_noise(padded).tail_index == alpha_cauchy);
   CHECK_THROWS_AS(gradient_noise({gaussian[0], gaussian[1]}), std::invalid_argument);
 }
 
@@ -186,4 +187,21 @@ TEST_CASE("the noise norms are unbiased in mean square", "[tracking]") {
   }
   // Each set gives χ²₃₀/3 (variance 20/3): the standard error of the mean is 0.058.
   CHECK(sum / kSets == Approx(kCoordinates).margin(0.25));
+}
+
+TEST_CASE("a tracked step that cannot be measured is a NaN row, not an error", "[tracking]") {
+  const TrainConfig config = tracked_config();
+  const Problem problem = make_problem(config);
+  const Parametrization param = config.parametrization();
+  Tracker tracker(config, problem.sampler, param);
+  Eigen::VectorXd theta = Eigen::VectorXd::Constant(param.size(), 0.1);
+  theta[0] = std::numeric_limits<double>::quiet_NaN();  // every Hessian product is NaN
+  TrackSeries track;
+  REQUIRE_NOTHROW(tracker.record(5, theta, Eigen::VectorXd::Ones(param.size()), track));
+  REQUIRE(track.step == std::vector<std::int64_t>{5});
+  CHECK(std::isnan(track.sharpness[0]));
+  CHECK(std::isnan(track.directional_smoothness[0]));
+  CHECK(std::isnan(track.tail_index[0]));
+  CHECK(track.negative[0] == -1);
+  CHECK(track.noise_norms[0].size() == config.track_batches);
 }

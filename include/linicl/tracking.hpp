@@ -41,7 +41,10 @@ struct GradientNoise {
   // are unbiased for E‖g_j − ∇ℒ‖².
   Eigen::VectorXd norms;
   // α̂ (spectrum.hpp) of the pair differences (g_2i − g_2i+1)/√2, one block per coordinate
-  // (NaN when fewer than 16 samples; coordinates without noise are left out).
+  // (NaN when fewer than 16 samples; coordinates without noise are left out): 1/α̂ averages
+  // the coordinates' 1/α. Exact in its logs for stable noise; for other laws the blocks of
+  // J/2 bias it toward heavier tails (Laplace noise reads about 1.7 at J = 32), so compare
+  // values at equal --track-batches.
   double tail_index;
 };
 GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads);
@@ -50,7 +53,8 @@ GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads);
 class Tracker {
  public:
   Tracker(const TrainConfig& config, const TaskSampler& sampler, const Parametrization& param);
-  // Appends the row of step t, at θ_t, with update = θ_{t+1} − θ_t.
+  // Appends the row of step t, at θ_t, with update = θ_{t+1} − θ_t; NaN entries (negative
+  // −1) where the statistics cannot be computed (non-finite Hessian products or noise).
   void record(std::int64_t step, const Eigen::VectorXd& theta, const Eigen::VectorXd& update,
               TrackSeries& out);
 
