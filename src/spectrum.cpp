@@ -239,12 +239,13 @@ double inverse_tail_index(const std::vector<double>& samples, std::size_t block_
   require(block_size == 0 || (block_size >= 2 && block_size <= samples.size()), "block size",
           "0 or in [2, number of samples]", block_size);
   for (double x : samples) require(std::isfinite(x) && x != 0.0, "samples", "finite, nonzero", x);
-  std::size_t k1 = static_cast<std::size_t>(std::sqrt(static_cast<double>(samples.size())));
-  while (k1 * k1 > samples.size()) --k1;  // ⌊√K⌋ whatever the rounding of sqrt
-  while ((k1 + 1) * (k1 + 1) <= samples.size()) ++k1;
-  std::size_t k2 = samples.size() / k1;
-  if (block_size > 0) {
-    k2 = block_size;
+  std::size_t k1 = 0, k2 = block_size;
+  if (block_size == 0) {
+    k1 = static_cast<std::size_t>(std::sqrt(static_cast<double>(samples.size())));
+    while (k1 * k1 > samples.size()) --k1;  // ⌊√K⌋ whatever the rounding of sqrt
+    while ((k1 + 1) * (k1 + 1) <= samples.size()) ++k1;
+    k2 = samples.size() / k1;
+  } else {
     k1 = samples.size() / k2;
   }
   double log_blocks = 0.0, log_samples = 0.0;

@@ -111,12 +111,9 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   CHECK(approx.median <= active[q / 2 + 1]);
   // The quadrature ran on H restricted to the active parameters: the same quadrature on the
   // assembled restricted matrix gives the same median, and on the whole H another one.
-  Eigen::MatrixXd h(p_all, p_all);
-  for (Eigen::Index j = 0; j < p_all; ++j) {
-    Eigen::VectorXd column;
-    lanczos.hessian_times(theta, Eigen::VectorXd::Unit(p_all, j), column);
-    h.col(j) = column;
-  }
+  const Eigen::MatrixXd h = operator_matrix(
+      [&](const Eigen::VectorXd& v, Eigen::VectorXd& out) { lanczos.hessian_times(theta, v, out); },
+      p_all);
   std::vector<Eigen::Index> rows;
   for (Eigen::Index i = 0; i < p_all; ++i) {
     if ((h.row(i).array() != 0.0).any()) rows.push_back(i);

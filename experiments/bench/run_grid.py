@@ -67,8 +67,9 @@ def main():
         f.attrs["batch"] = 4000
         f.attrs["cpu"] = cpu_description()
     with open(results_path(f"{name}.md"), "w") as f:
-        f.write(f"{cpu_description()}. FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2 "
-                f"(after the grid: {peak_after[1]:.1f}, {peak_after[2]:.1f}).\n\n")
+        f.write(f"{cpu_description()}. FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, "
+                f"{peak[2]:.1f} on 2 (after the grid: {peak_after[1]:.1f}, "
+                f"{peak_after[2]:.1f}).\n\n")
         f.write("| d | n | L | threads | step ms (min–max) | sampling ms | prompt·layers/s "
                 "| GFLOP/s | % peak | peak RSS MiB |\n|" + "---|" * 10 + "\n")
         for r in rows:

@@ -110,16 +110,16 @@ def main():
             times[v].append(time_torch(v, args))
     median = {k: statistics.median(v) for k, v in times.items()}
     print(f"d = {args.dim}, n = {args.context}, L = {args.layers}, batch {args.batch}, "
-          f"{args.threads} thread(s), torch {torch.__version__}, {cpu_description()}; median ms per step over "
-          f"{args.rounds} rounds of {args.reps} steps")
+          f"{args.threads} thread(s), torch {torch.__version__}, {cpu_description()}; "
+          f"median ms per step over {args.rounds} rounds of {args.reps} steps")
     for k, v in median.items():
         ratio = "" if k == "linicl" else f"   linicl is {v / median['linicl']:.1f}x faster"
         spread = f"[{min(times[k]):.2f}, {max(times[k]):.2f}]"
         print(f"  {k:8s} {v:9.2f} ms  {spread:>18s}{ratio}")
     if args.json:
         with open(args.json, "a") as f:
-            f.write(json.dumps(dict(vars(args), torch=torch.__version__, cpu=cpu_description(), median_ms=median,
-                                    rounds_ms=times)) + "\n")
+            f.write(json.dumps(dict(vars(args), torch=torch.__version__, cpu=cpu_description(),
+                                    median_ms=median, rounds_ms=times)) + "\n")
 
 
 if __name__ == "__main__":
