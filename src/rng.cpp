@@ -2,6 +2,10 @@
 
 #include <limits>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace linicl {
 
 namespace {
@@ -14,6 +18,38 @@ constexpr double kLayerArea = 9.91256303526217e-3;
 double density(double x) {
   return std::exp(-0.5 * x * x);
 }
+
+#if defined(__AVX2__)
+// Four lanes of the scalar arithmetic of next_u64() and split(), operation for operation and
+// in the same order, so every result is the same bit for bit. (The compiler may fuse 2·t − 1
+// here and there; 2·t is exact, so the fused and unfused results agree.)
+
+// a·b mod 2⁶⁴ per lane from 32×32→64 products: a_lo·b_lo + ((a_hi·b_lo + a_lo·b_hi) << 32).
+__m256i multiply_low(__m256i a, std::uint64_t b) {
+  const __m256i b_low = _mm256_set1_epi64x(static_cast<long long>(b & 0xffffffffULL));
+  const __m256i b_high = _mm256_set1_epi64x(static_cast<long long>(b >> 32));
+  const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b_low),
+                                         _mm256_mul_epu32(a, b_high));
+  return _mm256_add_epi64(_mm256_mul_epu32(a, b_low), _mm256_slli_epi64(cross, 32));
+}
+
+__m256i mix64(__m256i z) {
+  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), 0xbf58476d1ce4e5b9ULL);
+  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), 0x94d049bb133111ebULL);
+  return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
+}
+
+// v < 2⁵³ to double, exactly: (2⁸⁴ + v_hi·2³²) − (2⁸⁴ + 2⁵²) + (2⁵² + v_lo), every step exact.
+__m256d to_double(__m256i v) {
+  const __m256i high =
+      _mm256_or_si256(_mm256_srli_epi64(v, 32), _mm256_castpd_si256(_mm256_set1_pd(0x1.0p84)));
+  const __m256i low = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi64x(0xffffffffLL)),
+                                      _mm256_castpd_si256(_mm256_set1_pd(0x1.0p52)));
+  const __m256d high_part =
+      _mm256_sub_pd(_mm256_castsi256_pd(high), _mm256_set1_pd(0x1.0p84 + 0x1.0p52));
+  return _mm256_add_pd(high_part, _mm256_castsi256_pd(low));
+}
+#endif
 
 }  // namespace
 
@@ -45,6 +81,65 @@ double RandomStream::normal_outside_core(int layer, double u) {
   const double high = std::exp(-0.5 * (kZiggurat.x[layer + 1] * kZiggurat.x[layer + 1] - z * z));
   if (low + uniform() * (high - low) < 1.0) return z;
   return std::numeric_limits<double>::quiet_NaN();
+}
+
+void RandomStream::fill_normals(double* out, std::size_t count) {
+  std::size_t i = 0;
+#if defined(__AVX2__)
+  // Draws counter_+1 … counter_+4 at once. All four in the core: store them. Otherwise store
+  // the lanes before the first one outside the core and let normal() redraw that one.
+  const __m256i key = _mm256_set1_epi64x(static_cast<long long>(key_));
+  const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
+  // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).
+  const auto words_after = [&](std::uint64_t counter) {
+    return _mm256_add_epi64(key,
+                            _mm256_set_epi64x(static_cast<long long>((counter + 4) * kGolden),
+                                              static_cast<long long>((counter + 3) * kGolden),
+                                              static_cast<long long>((counter + 2) * kGolden),
+                                              static_cast<long long>((counter + 1) * kGolden)));
+  };
+  std::uint64_t counter = counter_;
+  __m256i words = words_after(counter);
+  while (i + 4 <= count) {
+    const __m256i bits = mix64(words);
+    alignas(32) std::int64_t layer[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(layer),
+                       _mm256_and_si256(bits, _mm256_set1_epi64x(127)));
+    const __m256d unit =
+        _mm256_mul_pd(_mm256_add_pd(to_double(_mm256_srli_epi64(bits, 11)), _mm256_set1_pd(0.5)),
+                      _mm256_set1_pd(0x1.0p-53));
+    const __m256d u = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), unit), _mm256_set1_pd(1.0));
+    const __m256d ratio = _mm256_set_pd(kZiggurat.ratio[layer[3]], kZiggurat.ratio[layer[2]],
+                                        kZiggurat.ratio[layer[1]], kZiggurat.ratio[layer[0]]);
+    const __m256d width = _mm256_set_pd(kZiggurat.x[layer[3]], kZiggurat.x[layer[2]],
+                                        kZiggurat.x[layer[1]], kZiggurat.x[layer[0]]);
+    const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
+    const int outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
+    _mm256_storeu_pd(out + i, _mm256_mul_pd(u, width));
+    if (__builtin_expect(outside == 0, 1)) {
+      counter += 4;
+      words = _mm256_add_epi64(words, stride);
+      i += 4;
+      continue;
+    }
+    const int first = __builtin_ctz(static_cast<unsigned>(outside));
+    counter_ = counter + first;
+    out[i + first] = normal();
+    counter = counter_;
+    words = words_after(counter);
+    i += first + 1;
+  }
+  counter_ = counter;
+#endif
+  for (; i < count; ++i) {
+    const Draw draw = split(next_u64());
+    if (__builtin_expect(std::abs(draw.u) < kZiggurat.ratio[draw.layer], 1)) {
+      out[i] = draw.u * kZiggurat.x[draw.layer];
+    } else {
+      --counter_;
+      out[i] = normal();
+    }
+  }
 }
 
 }  // namespace linicl

@@ -11,6 +11,9 @@
 
 namespace linicl {
 
+// The golden-ratio increment 2⁶⁴/φ of SplitMix64: the k-th word of a stream hashes key + k·φ.
+constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+
 // SplitMix64's finalizer: a bijection of 64-bit words with full avalanche.
 inline std::uint64_t mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -32,9 +35,9 @@ class RandomStream {
  public:
   RandomStream(std::uint64_t seed, Purpose purpose, std::uint64_t a = 0, std::uint64_t b = 0)
       : key_(mix64(mix64(mix64(mix64(seed) ^ static_cast<std::uint64_t>(purpose)) + a) ^
-                   (b * 0x9e3779b97f4a7c15ULL))) {}
+                   (b * kGolden))) {}
 
-  std::uint64_t next_u64() { return mix64(key_ + (++counter_) * 0x9e3779b97f4a7c15ULL); }
+  std::uint64_t next_u64() { return mix64(key_ + (++counter_) * kGolden); }
 
   // Uniform on the open interval (0, 1): 53 random bits, centred in their cell.
   double uniform() { return (static_cast<double>(next_u64() >> 11) + 0.5) * 0x1.0p-53; }
@@ -52,19 +55,9 @@ class RandomStream {
   }
 
   // `count` normals into out: the same numbers, in the same order, as `count` calls of
-  // normal(). The core test runs in a tight loop; a draw outside the core is given back and
-  // redrawn by normal(), which resolves it exactly.
-  void fill_normals(double* out, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) {
-      const Draw draw = split(next_u64());
-      if (__builtin_expect(std::abs(draw.u) < kZiggurat.ratio[draw.layer], 1)) {
-        out[i] = draw.u * kZiggurat.x[draw.layer];
-      } else {
-        --counter_;
-        out[i] = normal();
-      }
-    }
-  }
+  // normal(). The core test runs in a tight loop (four draws at a time where AVX2 is there);
+  // a draw outside the core is given back and redrawn by normal(), which resolves it exactly.
+  void fill_normals(double* out, std::size_t count);
 
   // Gamma(shape k, scale θ) by Marsaglia–Tsang; for k < 1 use Gamma(k+1)·U^{1/k}.
   double gamma(double shape, double scale) {
