@@ -36,10 +36,11 @@ inline double lane(const X& x, int l) {
   }
 }
 
-// c = alpha·A·B (+ c when accumulate). A row of c stays in registers (M accumulators of
+// c = base + alpha·A·B, base = 0 when null (base may be c itself, not A or B). A row of c
+// stays in registers (M accumulators of
 // kLanes each) while k runs, so the multiply-adds are independent and throughput-bound.
 template <int M, class A, class B>
-void product(const A& a, const B& b, double alpha, bool accumulate, double* c) {
+void product(const A& a, const B& b, double alpha, const double* base, double* c) {
   for (int i = 0; i < M; ++i) {
     double row[M][W] = {};
     for (int k = 0; k < M; ++k) {
@@ -51,9 +52,10 @@ void product(const A& a, const B& b, double alpha, bool accumulate, double* c) {
       }
     }
     for (int j = 0; j < M; ++j) {
+      const double* in = base ? base + (i * M + j) * W : nullptr;
       double* out = c + (i * M + j) * W;
 #pragma omp simd
-      for (int l = 0; l < W; ++l) out[l] = (accumulate ? out[l] : 0.0) + alpha * row[j][l];
+      for (int l = 0; l < W; ++l) out[l] = (in ? in[l] : 0.0) + alpha * row[j][l];
     }
   }
 }
@@ -91,16 +93,14 @@ void forward_sized(const Weights& w, const LanePrompts& prompts, LaneTape& tape,
     double* k = &tape.attention[layer * kMat];
     // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
     for (int h = 0; h < w.heads; ++h) {
-      product<M>(Shared<M, false>{w.p(layer, h).data()}, Batched<M, false>{g}, 1.0, false,
+      product<M>(Shared<M, false>{w.p(layer, h).data()}, Batched<M, false>{g}, 1.0, nullptr,
                  ws.a.data());
       product<M>(Batched<M, false>{ws.a.data()}, Shared<M, false>{w.q(layer, h).data()}, inv_n,
-                 h > 0, k);
+                 h > 0 ? k : nullptr, k);
     }
     // G_{ℓ+1} = B + B Kᵀ with B = G + K G, symmetrized (as in model.cpp).
-    std::copy(g, g + kMat, ws.b.begin());
-    product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, true, ws.b.data());
-    std::copy(ws.b.begin(), ws.b.end(), ws.c.begin());
-    product<M>(Batched<M, false>{ws.b.data()}, Batched<M, true>{k}, 1.0, true, ws.c.data());
+    product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());
+    product<M>(Batched<M, false>{ws.b.data()}, Batched<M, true>{k}, 1.0, ws.b.data(), ws.c.data());
     double* next = &tape.gram[(layer + 1) * kMat];
     for (int i = 0; i < M; ++i) {
       for (int j = 0; j < M; ++j) {
@@ -155,20 +155,17 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
     }
     if (has_gram_grad) {
       const double* gg = ws.gram_grad.data();
-      std::copy(g, g + kMat, ws.b.begin());
-      product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, true, ws.b.data());  // A G
+      product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());  // A G
       for (int i = 0; i < M; ++i) {
         for (int j = 0; j < M; ++j) {
           double* out = &ws.a[(i * M + j) * W];
           for (int l = 0; l < W; ++l) out[l] = gg[(i * M + j) * W + l] + gg[(j * M + i) * W + l];
         }
       }
-      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0, true,
-                 ws.k_grad.data());
-      std::copy(gg, gg + kMat, ws.c.begin());
-      product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, true, ws.c.data());  // Ḡ'A
-      std::copy(ws.c.begin(), ws.c.end(), ws.next_gram_grad.begin());
-      product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, true,
+      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0,
+                 ws.k_grad.data(), ws.k_grad.data());
+      product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, gg, ws.c.data());  // Ḡ'A
+      product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, ws.c.data(),
                  ws.next_gram_grad.data());  // Aᵀ Ḡ' A
     } else {
       std::fill(ws.next_gram_grad.begin(), ws.next_gram_grad.end(), 0.0);
@@ -177,16 +174,18 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       const double* p = w.p(layer, h).data();
       const double* qh = w.q(layer, h).data();
       // P̄_h += (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h += (1/n) G_ℓ P_hᵀ K̄,  Ḡ += (1/n) P_hᵀ K̄ Q_hᵀ
-      product<M>(Batched<M, false>{ws.k_grad.data()}, Shared<M, true>{qh}, 1.0, false, ws.a.data());
-      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{g}, 1.0, false, ws.b.data());
+      product<M>(Batched<M, false>{ws.k_grad.data()}, Shared<M, true>{qh}, 1.0, nullptr,
+                 ws.a.data());
+      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{g}, 1.0, nullptr, ws.b.data());
       add_lane_sum<M>(ws.b.data(), inv_n, grad.p(layer, h));
-      product<M>(Batched<M, false>{g}, Shared<M, true>{p}, 1.0, false, ws.b.data());
-      product<M>(Batched<M, false>{ws.b.data()}, Batched<M, false>{ws.k_grad.data()}, 1.0, false,
+      product<M>(Batched<M, false>{g}, Shared<M, true>{p}, 1.0, nullptr, ws.b.data());
+      product<M>(Batched<M, false>{ws.b.data()}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
                  ws.a.data());
       add_lane_sum<M>(ws.a.data(), inv_n, grad.q(layer, h));
-      product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, false, ws.c.data());
-      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n, true,
-                 ws.next_gram_grad.data());
+      product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
+                 ws.c.data());
+      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n,
+                 ws.next_gram_grad.data(), ws.next_gram_grad.data());
     }
     // q̄ = Aᵀ q̄'
     for (int i = 0; i < M; ++i) {
@@ -224,6 +223,62 @@ bool has_lane_kernels(int side) {
       side, [](auto) { return true; }, [] { return false; });
 }
 
+namespace {
+
+// Row I of G_0 = Σ_{t<n} z_t z_tᵀ (the query is masked out) over the columns z_t = [x_t; y_t]
+// of every lane, z stored [n][M][kLanes]: the upper-triangle elements (I, j ≥ I) stay in
+// registers while t runs (I is a constant, so the j loop unrolls), each summed over t in
+// order; they are mirrored into the lower triangle.
+template <int M, int I>
+void gram_row_lanes(const double* z, int n, double* gram) {
+  double row[M - I][W] = {};
+  for (int t = 0; t < n; ++t) {
+    const double* zt = z + static_cast<std::size_t>(t) * M * W;
+    for (int j = I; j < M; ++j) {
+#pragma omp simd
+      for (int l = 0; l < W; ++l) row[j - I][l] += zt[I * W + l] * zt[j * W + l];
+    }
+  }
+  for (int j = I; j < M; ++j) {
+    std::copy_n(row[j - I], W, gram + (I * M + j) * W);
+    std::copy_n(row[j - I], W, gram + (j * M + I) * W);
+  }
+}
+
+// z_t = [x_t; y_t] (t < n) into z[n][M][kLanes] and the query [x_{n+1}; 0] into query[M][kLanes],
+// lane-innermost; lanes past count are zero.
+template <int M>
+void columns_lanes(const Prompt* prompts, int count, int n, double* z, double* query,
+                   double* target) {
+  constexpr int d = M - 1;
+  for (int l = 0; l < W; ++l) {
+    if (l >= count) {
+      for (int t = 0; t < n; ++t) {
+        for (int i = 0; i < M; ++i) z[(t * M + i) * W + l] = 0.0;
+      }
+      for (int i = 0; i < M; ++i) query[i * W + l] = 0.0;
+      target[l] = 0.0;
+      continue;
+    }
+    const double* x = prompts[l].x.data();  // d × (n+1), column-major
+    const double* y = prompts[l].y.data();
+    for (int t = 0; t < n; ++t) {
+      for (int i = 0; i < d; ++i) z[(t * M + i) * W + l] = x[t * d + i];
+      z[(t * M + d) * W + l] = y[t];
+    }
+    for (int i = 0; i < d; ++i) query[i * W + l] = x[n * d + i];
+    query[d * W + l] = 0.0;
+    target[l] = y[n];
+  }
+}
+
+template <int M, int... I>
+void gram_lanes(const double* z, int n, double* gram, std::integer_sequence<int, I...>) {
+  (gram_row_lanes<M, I>(z, n, gram), ...);
+}
+
+}  // namespace
+
 void embed_lanes(const Prompt* prompts, int count, LanePrompts& out) {
   const int d = static_cast<int>(prompts[0].x.rows());
   const int n = static_cast<int>(prompts[0].x.cols()) - 1;
@@ -231,34 +286,17 @@ void embed_lanes(const Prompt* prompts, int count, LanePrompts& out) {
   out.dim = d;
   out.context = n;
   out.count = count;
-  out.gram.assign(static_cast<std::size_t>(m) * m * W, 0.0);
-  out.query.assign(static_cast<std::size_t>(m) * W, 0.0);
-  std::fill(out.target, out.target + W, 0.0);
-  // z_t = [x_t; y_t] of every lane, lane-innermost, then G_0 = Σ_{t≤n} z_t z_tᵀ (the query
-  // is masked out) in SIMD lanes: the upper triangle, then mirrored.
-  out.columns.assign(static_cast<std::size_t>(n) * m * W, 0.0);
-  for (int l = 0; l < count; ++l) {
-    const Prompt& p = prompts[l];
-    for (int t = 0; t < n; ++t) {
-      double* z = &out.columns[static_cast<std::size_t>(t) * m * W + l];
-      for (int i = 0; i < d; ++i) z[i * W] = p.x(i, t);
-      z[d * W] = p.y(t);
-    }
-    for (int i = 0; i < d; ++i) out.query[static_cast<std::size_t>(i) * W + l] = p.x(i, n);
-    out.target[l] = p.y(n);
-  }
-  for (int i = 0; i < m; ++i) {
-    for (int j = i; j < m; ++j) {
-      double sum[W] = {};
-      for (int t = 0; t < n; ++t) {
-        const double* z = &out.columns[static_cast<std::size_t>(t) * m * W];
-#pragma omp simd
-        for (int l = 0; l < W; ++l) sum[l] += z[i * W + l] * z[j * W + l];
-      }
-      std::copy_n(sum, W, &out.gram[static_cast<std::size_t>(i * m + j) * W]);
-      std::copy_n(sum, W, &out.gram[static_cast<std::size_t>(j * m + i) * W]);
-    }
-  }
+  resize(out.gram, static_cast<std::size_t>(m) * m * W);
+  resize(out.query, static_cast<std::size_t>(m) * W);
+  resize(out.columns, static_cast<std::size_t>(n) * m * W);
+  dispatch_lanes(
+      m,
+      [&](auto side) {
+        constexpr int M = decltype(side)::value;
+        columns_lanes<M>(prompts, count, n, out.columns.data(), out.query.data(), out.target);
+        gram_lanes<M>(out.columns.data(), n, out.gram.data(), std::make_integer_sequence<int, M>());
+      },
+      no_lane_kernels);
 }
 
 void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,

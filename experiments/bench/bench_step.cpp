@@ -2,6 +2,7 @@
 //
 //   linicl_bench --dim 5 --context 20 --layers 3 --batch 4000 --threads 2 --reps 7
 //   linicl_bench --peak --threads 2        (FP64 FMA peak of this machine, GFLOP/s)
+//   linicl_bench --gemm --dim 50           (Eigen's (d+1)×(d+1) product alone, GFLOP/s)
 //
 // A step is what `linicl train` does per update: draw the batch, forward and backward over
 // every prompt, Adam update. The sampling alone and the update alone are timed apart. Each
@@ -89,6 +90,25 @@ double fma_peak(int threads) {
   return 2.0 * kChains * kIterations * threads / elapsed / 1e9;
 }
 
+// GFLOP/s of Eigen's side×side matrix product on one thread, best of 5 rounds: a ceiling
+// for the prompt-by-prompt path, whose step is mostly such products (sides without lane
+// kernels).
+double gemm_rate(int side) {
+  const Eigen::MatrixXd a = Eigen::MatrixXd::Random(side, side);
+  Eigen::MatrixXd b = Eigen::MatrixXd::Random(side, side), c(side, side);
+  const long reps = std::max(1L, 200000000L / (2L * side * side * side));
+  double best = 0.0;
+  for (int round = 0; round < 5; ++round) {
+    const auto start = Clock::now();
+    for (long r = 0; r < reps; ++r) {
+      c.noalias() = a * b;
+      b(0, 0) += 1e-300 * c(side - 1, side - 1);  // each product depends on the last
+    }
+    best = std::max(best, 2.0 * side * side * side * reps / seconds_since(start) / 1e9);
+  }
+  return best;
+}
+
 // The high-water mark of this process's resident set (VmHWM). Not getrusage's ru_maxrss,
 // which Linux carries over exec from the process that forked us (the Python driver).
 double peak_rss_mib() {
@@ -105,7 +125,7 @@ double peak_rss_mib() {
 int main(int argc, char** argv) {
   CLI::App app("time one linicl training step");
   int dim = 5, context = 20, layers = 3, heads = 1, batch = 4000, threads = 1, reps = 7;
-  bool peak = false;
+  bool peak = false, gemm = false;
   app.add_option("--dim", dim)->check(CLI::PositiveNumber);
   app.add_option("--context", context)->check(CLI::PositiveNumber);
   app.add_option("--layers", layers)->check(CLI::PositiveNumber);
@@ -114,11 +134,16 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_flag("--peak", peak, "measure the FP64 FMA peak instead");
+  app.add_flag("--gemm", gemm, "measure Eigen's (d+1)x(d+1) product on one thread instead");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(threads);
   if (peak) {
     fma_peak(threads);  // warm-up: clocks ramp up
     std::printf("{\"threads\": %d, \"peak_gflops\": %.3f}\n", threads, fma_peak(threads));
+    return 0;
+  }
+  if (gemm) {
+    std::printf("{\"side\": %d, \"gemm_gflops\": %.3f}\n", dim + 1, gemm_rate(dim + 1));
     return 0;
   }
 
