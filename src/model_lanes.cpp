@@ -147,10 +147,12 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
     const double* k = &tape.attention[layer * kMat];
     const double* q = &tape.query[layer * kVec];
     // K̄ = q̄' q_ℓᵀ, plus (Ḡ' + Ḡ'ᵀ) A G_ℓ below the top layer
+    const double* query_grad = ws.query_grad.data();  // a local pointer lets the loop vectorize
     for (int i = 0; i < M; ++i) {
       for (int j = 0; j < M; ++j) {
         double* out = &ws.k_grad[(i * M + j) * W];
-        for (int l = 0; l < W; ++l) out[l] = ws.query_grad[i * W + l] * q[j * W + l];
+#pragma omp simd
+        for (int l = 0; l < W; ++l) out[l] = query_grad[i * W + l] * q[j * W + l];
       }
     }
     if (has_gram_grad) {
@@ -167,8 +169,6 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, gg, ws.c.data());  // Ḡ'A
       product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, ws.c.data(),
                  ws.next_gram_grad.data());  // Aᵀ Ḡ' A
-    } else {
-      std::fill(ws.next_gram_grad.begin(), ws.next_gram_grad.end(), 0.0);
     }
     for (int h = 0; h < w.heads; ++h) {
       const double* p = w.p(layer, h).data();
@@ -184,17 +184,19 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       add_lane_sum<M>(ws.a.data(), inv_n, grad.q(layer, h));
       product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
                  ws.c.data());
-      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n,
-                 ws.next_gram_grad.data(), ws.next_gram_grad.data());
+      // At the top layer Ḡ' = 0: the first head's term starts Ḡ.
+      const double* gram_grad_so_far = has_gram_grad || h > 0 ? ws.next_gram_grad.data() : nullptr;
+      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n, gram_grad_so_far,
+                 ws.next_gram_grad.data());
     }
     // q̄ = Aᵀ q̄'
     for (int i = 0; i < M; ++i) {
       double sum[W];
-      std::copy_n(&ws.query_grad[i * W], W, sum);
+      std::copy_n(&query_grad[i * W], W, sum);
       for (int j = 0; j < M; ++j) {
         const double* kji = k + (j * M + i) * W;
 #pragma omp simd
-        for (int l = 0; l < W; ++l) sum[l] += kji[l] * ws.query_grad[j * W + l];
+        for (int l = 0; l < W; ++l) sum[l] += kji[l] * query_grad[j * W + l];
       }
       std::copy_n(sum, W, &ws.next_query_grad[i * W]);
     }

@@ -130,11 +130,16 @@ void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t i
     out.w.noalias() = sigma_w_sqrt_ * g_w;
   }
   if (sigma_is_identity_) {
-    out.x = u_and_noise.topRows(d);
+    // Column by column with plain loops: Eigen's strided block copy costs more than the draws.
+    const double* u = u_and_noise.data();
+    double* x = out.x.data();
+    for (Eigen::Index i = 0; i < columns; ++i) {
+      for (Eigen::Index j = 0; j < d; ++j) x[i * d + j] = u[i * (d + 1) + j];
+    }
   } else {
     out.x.noalias() = sigma_sqrt_ * u_and_noise.topRows(d);
   }
-  out.y = spec_.noise * u_and_noise.row(d).transpose();
+  for (Eigen::Index i = 0; i < columns; ++i) out.y[i] = spec_.noise * u_and_noise(d, i);
   out.y.noalias() += out.x.transpose() * out.w;
 }
 
