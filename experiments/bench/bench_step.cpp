@@ -68,10 +68,10 @@ double prompt_flops(double d, double n, int layers, int heads) {
   return flops;
 }
 
-// Independent FMA chains, enough to hide latency on every core: GFLOP/s of the machine.
-double fma_peak(int threads) {
+// Independent FMA chains, enough to hide latency on every core: GFLOP/s of the machine,
+// over `iterations` rounds of the chains (20 M: about 0.1 s).
+double fma_peak(int threads, long iterations = 20000000) {
   constexpr int kChains = 48;
-  constexpr long kIterations = 20000000;
   double sink = 0.0;
   const auto start = Clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
@@ -79,7 +79,7 @@ double fma_peak(int threads) {
     alignas(64) double acc[kChains];
     for (int j = 0; j < kChains; ++j) acc[j] = 1.0 + 1e-3 * (j + omp_get_thread_num());
     const double a = 0.9999999, b = 1e-9;
-    for (long i = 0; i < kIterations; ++i) {
+    for (long i = 0; i < iterations; ++i) {
 #pragma omp simd
       for (int j = 0; j < kChains; ++j) acc[j] = std::fma(acc[j], a, b);
     }
@@ -87,7 +87,7 @@ double fma_peak(int threads) {
   }
   const double elapsed = seconds_since(start);
   if (!(sink > 0)) std::printf("impossible\n");  // keeps the loop alive
-  return 2.0 * kChains * kIterations * threads / elapsed / 1e9;
+  return 2.0 * kChains * iterations * threads / elapsed / 1e9;
 }
 
 // GFLOP/s of Eigen's side×side matrix product on one thread, best of 5 rounds: a ceiling
@@ -143,7 +143,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (gemm) {
-    std::printf("{\"side\": %d, \"gemm_gflops\": %.3f}\n", dim + 1, gemm_rate(dim + 1));
+    const double rate = gemm_rate(dim + 1);
+    std::printf("{\"side\": %d, \"gemm_gflops\": %.3f, \"peak_gflops\": %.3f}\n", dim + 1, rate,
+                fma_peak(1));
     return 0;
   }
 
@@ -160,7 +162,9 @@ int main(int argc, char** argv) {
   linicl::OptimizerSpec adam;
   linicl::OptimizerState state;
 
-  std::vector<double> step_times, sample_times, update_times;
+  // The peak is measured again after every repetition (about 25 ms each): on a shared host it
+  // moves with the neighbours' load, and the fraction of peak compares like with like.
+  std::vector<double> step_times, sample_times, update_times, peaks;
   const int chunks = (batch + linicl::BatchObjective::kChunk - 1) / linicl::BatchObjective::kChunk;
   std::vector<linicl::Prompt> prompts(chunks);
   for (int r = 0; r <= reps; ++r) {  // r = 0 warms up
@@ -181,14 +185,16 @@ int main(int argc, char** argv) {
       }
     }
     const double sample = seconds_since(start);
+    const double peak_now = fma_peak(threads, 5000000);
     if (r > 0) {
       step_times.push_back(step);
       update_times.push_back(update);
       sample_times.push_back(sample);
+      peaks.push_back(peak_now);
     }
   }
   const Stats step = summarize(step_times), sample = summarize(sample_times),
-              update = summarize(update_times);
+              update = summarize(update_times), peak_gflops = summarize(peaks);
   const double flops = batch * prompt_flops(dim, context, layers, heads);
   // What a batched implementation would have to keep for backward: G_ℓ, K_ℓ, q_ℓ per prompt.
   const double D = dim + 1.0;
@@ -199,9 +205,11 @@ int main(int argc, char** argv) {
       "\"threads\": %d, \"reps\": %d, \"step_ms\": %.4f, \"step_min_ms\": %.4f, "
       "\"step_max_ms\": %.4f, \"sample_ms\": %.4f, \"update_ms\": %.4f, "
       "\"prompt_layers_per_s\": %.6g, \"model_gflop\": %.6g, \"gflops\": %.4f, "
-      "\"peak_rss_mib\": %.2f, \"batch_activations_mib\": %.2f}\n",
+      "\"peak_gflops\": %.3f, \"peak_gflops_min\": %.3f, \"peak_gflops_max\": %.3f, "
+      "\"peak_fraction\": %.4f, \"peak_rss_mib\": %.2f, \"batch_activations_mib\": %.2f}\n",
       dim, context, layers, heads, batch, threads, reps, 1e3 * step.median, 1e3 * step.min,
       1e3 * step.max, 1e3 * sample.median, 1e3 * update.median, batch * layers / step.median,
-      flops / 1e9, flops / step.median / 1e9, peak_rss_mib(), activations_mib);
+      flops / 1e9, flops / step.median / 1e9, peak_gflops.median, peak_gflops.min, peak_gflops.max,
+      flops / step.median / 1e9 / peak_gflops.median, peak_rss_mib(), activations_mib);
   return 0;
 }

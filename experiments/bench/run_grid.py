@@ -2,7 +2,8 @@
 
 Grid: d ∈ {5, 10, 20, 50}, n ∈ {20, 40, 100, 400}, L ∈ {1, 3, 8}, batch 4,000, `full`, one
 head, 1 and 2 threads; each configuration in its own process (its own peak memory). The FP64
-peak is measured by the FMA microbenchmark in the same run, before and after the grid.
+peak is measured by the FMA microbenchmark after every repetition of every configuration
+(the fraction of peak divides by the median of those), and before and after the grid.
 
     /usr/bin/python3 experiments/bench/run_grid.py [--quick] [--tag NAME]
 
@@ -23,7 +24,8 @@ from common import cpu_description, results_path  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.environ.get("LINICL_BENCH", os.path.join(ROOT, "build", "linicl_bench"))
 FIELDS = ["step_ms", "step_min_ms", "step_max_ms", "sample_ms", "update_ms",
-          "prompt_layers_per_s", "gflops", "peak_rss_mib", "batch_activations_mib"]
+          "prompt_layers_per_s", "gflops", "peak_gflops", "peak_gflops_min", "peak_gflops_max",
+          "peak_fraction", "peak_rss_mib", "batch_activations_mib"]
 
 
 def bench(*args):
@@ -50,33 +52,41 @@ def main():
                     reps = 3 if d >= 50 and layers == 8 else 5 if d >= 20 else 9
                     r = bench("--dim", d, "--context", n, "--layers", layers, "--batch", 4000,
                               "--threads", t, "--reps", reps)
-                    r["peak_fraction"] = r["gflops"] / peak[t]
                     rows.append(r)
                     print(f"d={d:3d} n={n:4d} L={layers} t={t}: {r['step_ms']:10.2f} ms "
                           f"({r['sample_ms']:.2f} sampling)  {r['gflops']:6.2f} GFLOP/s "
                           f"= {100 * r['peak_fraction']:4.1f}% of peak  "
                           f"{r['peak_rss_mib']:.0f} MiB", flush=True)
     peak_after = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
+    # Eigen's (d+1)-square product alone, the bulk of the prompt-by-prompt path at d = 50
+    # (smaller d run in SIMD lanes or with fixed-size products): that path's ceiling.
+    d_max = max(dims)
+    gemm_run = bench("--gemm", "--dim", d_max)
+    gemm, gemm_peak = gemm_run["gemm_gflops"], gemm_run["peak_gflops"]
 
     keys = ["dim", "context", "layers", "threads"]
     with h5py.File(results_path(f"{name}.h5"), "w") as f:
-        for k in keys + FIELDS + ["peak_fraction"]:
+        for k in keys + FIELDS:
             f[k] = np.array([r[k] for r in rows])
         for t in threads:
             f.attrs[f"peak_gflops_{t}_threads"] = [peak[t], peak_after[t]]
+        f.attrs[f"eigen_product_gflops_side_{d_max + 1}"] = [gemm, gemm_peak]
         f.attrs["batch"] = 4000
         f.attrs["cpu"] = cpu_description()
     with open(results_path(f"{name}.md"), "w") as f:
         f.write(f"{cpu_description()}. FP64 FMA peak: {peak[1]:.1f} GFLOP/s on 1 thread, "
                 f"{peak[2]:.1f} on 2 (after the grid: {peak_after[1]:.1f}, "
-                f"{peak_after[2]:.1f}).\n\n")
+                f"{peak_after[2]:.1f}). Eigen's {d_max + 1}×{d_max + 1} product alone, 1 thread: "
+                f"{gemm:.1f} GFLOP/s ({100 * gemm / gemm_peak:.0f}% of the peak measured next to "
+                "it).\n\n")
         f.write("| d | n | L | threads | step ms (min–max) | sampling ms | prompt·layers/s "
-                "| GFLOP/s | % peak | peak RSS MiB |\n|" + "---|" * 10 + "\n")
+                "| GFLOP/s | % peak (peak GFLOP/s) | peak RSS MiB |\n|" + "---|" * 10 + "\n")
         for r in rows:
             f.write(f"| {r['dim']} | {r['context']} | {r['layers']} | {r['threads']} | "
                     f"{r['step_ms']:.2f} ({r['step_min_ms']:.2f}–{r['step_max_ms']:.2f}) | "
                     f"{r['sample_ms']:.2f} | {r['prompt_layers_per_s']:.3g} | "
-                    f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} | "
+                    f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} "
+                    f"({r['peak_gflops']:.1f}) | "
                     f"{r['peak_rss_mib']:.0f} |\n")
     print(open(results_path(f"{name}.md")).read())
 
