@@ -111,7 +111,8 @@ TEST_CASE("GD with the tuned step decreases R monotonically", "[algorithms]") {
   CHECK(capped < 25);
 }
 
-TEST_CASE("ridge solves its normal equations, and OLS is the minimum-norm solution", "[algorithms]") {
+TEST_CASE("ridge solves its normal equations, and OLS is the minimum-norm solution",
+          "[algorithms]") {
   const Context tall = random_context(5, 30, 50.0, 3);
   const double lambda = 0.7;
   const Eigen::VectorXd w = ridge(tall.x, tall.y, lambda);
