@@ -41,8 +41,8 @@ inline double lane(const X& x, int l) {
 }
 
 // c = base + alpha·A·B, base = 0 when null (base may be c itself, not A or B). A row of c
-// stays in registers (M accumulators of
-// kLanes each) while k runs, so the multiply-adds are independent and throughput-bound.
+// stays in registers (M accumulators of kLanes each) while k runs, so the multiply-adds are
+// independent and throughput-bound.
 template <int M, class A, class B>
 void product(const A& a, const B& b, double alpha, const double* base, double* c) {
   for (int i = 0; i < M; ++i) {

@@ -34,8 +34,8 @@ __m256i multiply_low(__m256i a, std::uint64_t b) {
 }
 
 __m256i mix64(__m256i z) {
-  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), 0xbf58476d1ce4e5b9ULL);
-  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), 0x94d049bb133111ebULL);
+  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), kMixMultiplier1);
+  z = multiply_low(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), kMixMultiplier2);
   return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
 }
 

@@ -14,10 +14,13 @@ namespace linicl {
 // The golden-ratio increment 2⁶⁴/φ of SplitMix64: the k-th word of a stream hashes key + k·φ.
 constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
 
-// SplitMix64's finalizer: a bijection of 64-bit words with full avalanche.
+// SplitMix64's finalizer: a bijection of 64-bit words with full avalanche. Its two
+// multipliers are named because src/rng.cpp repeats the finalizer four lanes at a time.
+constexpr std::uint64_t kMixMultiplier1 = 0xbf58476d1ce4e5b9ULL;
+constexpr std::uint64_t kMixMultiplier2 = 0x94d049bb133111ebULL;
 inline std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z = (z ^ (z >> 30)) * kMixMultiplier1;
+  z = (z ^ (z >> 27)) * kMixMultiplier2;
   return z ^ (z >> 31);
 }
 
