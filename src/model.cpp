@@ -3,6 +3,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "linicl/small_gemm.hpp"
 #include "size_dispatch.hpp"
 
 namespace linicl {
@@ -26,6 +27,18 @@ Weights& Weights::operator+=(const Weights& other) {
   return *this;
 }
 
+namespace {
+
+// body(std::integral_constant<int, m>()) where the model has a compiled-size kernel for
+// m = d + 1, else body(std::integral_constant<int, Eigen::Dynamic>()).
+template <class Body>
+decltype(auto) dispatch_model_size(int m, Body&& body) {
+  return dispatch_size<2, 3, 4, 5, 6, 11, 21>(
+      m, body, [&] { return body(std::integral_constant<int, Eigen::Dynamic>()); });
+}
+
+}  // namespace
+
 void embed(const Prompt& prompt, EmbeddedPrompt& out) {
   const Eigen::Index d = prompt.x.rows();
   const Eigen::Index n = prompt.x.cols() - 1;
@@ -33,7 +46,15 @@ void embed(const Prompt& prompt, EmbeddedPrompt& out) {
   const auto y = prompt.y.head(n);
   out.gram.resize(d + 1, d + 1);
   // G_0 = Σ_{i≤n} z_i z_iᵀ with z_i = [x_i; y_i]: the query column is masked out (M in §3.2).
-  out.gram.topLeftCorner(d, d).noalias() = x * x.transpose();
+  dispatch_model_size(static_cast<int>(d + 1), [&](auto size) {
+    if constexpr (decltype(size)::value == Eigen::Dynamic) {
+      const int rows = static_cast<int>(d), depth = static_cast<int>(n);
+      small_gemm(rows, rows, depth, 1.0, x.data(), rows, false, x.data(), rows, true, nullptr,
+                 out.gram.data(), rows + 1);
+    } else {
+      out.gram.topLeftCorner(d, d).noalias() = x * x.transpose();
+    }
+  });
   out.gram.topRightCorner(d, 1).noalias() = x * y;
   out.gram.bottomLeftCorner(1, d) = out.gram.topRightCorner(d, 1).transpose();
   out.gram(d, d) = y.squaredNorm();
@@ -76,6 +97,40 @@ struct Sized {
   using ConstVecMap = Eigen::Map<const Vec>;
 };
 
+// The products of forward and backward: c = base + scale·op(a)·op(b), with op(a)·op(b) one of
+// a·b, a·bᵀ, aᵀ·b; base null (none), c itself, or another matrix; scale null (1). Compiled
+// sizes evaluate Eigen's fixed-size expression (c = base, then c += op(a)·op(b) or
+// c += scale·(op(a)·op(b))); run-time sizes go to small_gemm in one pass.
+enum class Form { kAB, kABt, kAtB };
+template <int N, Form form>
+void multiply(Eigen::Index m, const double* a, const double* b, const double* base, double* c,
+              const double* scale = nullptr) {
+  if constexpr (N == Eigen::Dynamic) {
+    const int size = static_cast<int>(m);
+    small_gemm(size, size, size, scale ? *scale : 1.0, a, size, form == Form::kAtB, b, size,
+               form == Form::kABt, base, c, size);
+  } else {
+    using S = Sized<N>;
+    typename S::MatMap out(c, m, m);
+    const typename S::ConstMatMap lhs(a, m, m), rhs(b, m, m);
+    const auto update = [&](const auto& product) {
+      if (!base) {
+        out.noalias() = product;
+        return;
+      }
+      if (base != c) out = typename S::ConstMatMap(base, m, m);
+      if (scale) {
+        out.noalias() += *scale * product;
+      } else {
+        out.noalias() += product;
+      }
+    };
+    if constexpr (form == Form::kAB) update(lhs * rhs);
+    if constexpr (form == Form::kABt) update(lhs * rhs.transpose());
+    if constexpr (form == Form::kAtB) update(lhs.transpose() * rhs);
+  }
+}
+
 template <int N>
 double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
   using S = Sized<N>;
@@ -90,16 +145,14 @@ double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape,
     // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
     k.setZero();
     for (int h = 0; h < w.heads; ++h) {
-      a.noalias() = typename S::ConstMatMap(w.p(l, h).data(), m, m) * g;
-      k.noalias() += a * typename S::ConstMatMap(w.q(l, h).data(), m, m);
+      multiply<N, Form::kAB>(m, w.p(l, h).data(), g.data(), nullptr, a.data());
+      multiply<N, Form::kAB>(m, a.data(), w.q(l, h).data(), k.data(), k.data());
     }
     k *= inv_n;
     // G_{ℓ+1} = (I+K) G (I+K)ᵀ = B + B Kᵀ with B = G + K G; symmetrized so that backward may
     // treat every G_ℓ as exactly symmetric.
-    b = g;
-    b.noalias() += k * g;
-    c = b;
-    c.noalias() += b * k.transpose();
+    multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());
+    multiply<N, Form::kABt>(m, b.data(), k.data(), b.data(), c.data());
     next = 0.5 * (c + c.transpose());
     typename S::VecMap q_next(tape.query[l + 1].data(), m);
     const typename S::ConstVecMap q(tape.query[l].data(), m);
@@ -134,26 +187,24 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
     typename S::MatMap next_gram_grad(ws.next_gram_grad.data(), m, m);
     k_grad.noalias() = query_grad * typename S::ConstVecMap(tape.query[l].data(), m).transpose();
     if (has_gram_grad) {
-      b = g;
-      b.noalias() += k * g;  // A G_ℓ
+      multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());  // A G_ℓ
       a = gram_grad + gram_grad.transpose();
-      k_grad.noalias() += a * b;
-      c = gram_grad;
-      c.noalias() += gram_grad * k;  // Ḡ' A
-      next_gram_grad = c;
-      next_gram_grad.noalias() += k.transpose() * c;  // Aᵀ Ḡ' A
+      multiply<N, Form::kAB>(m, a.data(), b.data(), k_grad.data(), k_grad.data());
+      multiply<N, Form::kAB>(m, gram_grad.data(), k.data(), gram_grad.data(), c.data());  // Ḡ' A
+      multiply<N, Form::kAtB>(m, k.data(), c.data(), c.data(), next_gram_grad.data());  // Aᵀ Ḡ' A
     } else {
       next_gram_grad.setZero();
     }
     for (int h = 0; h < w.heads; ++h) {
       const typename S::ConstMatMap p(w.p(l, h).data(), m, m), q(w.q(l, h).data(), m, m);
       typename S::MatMap p_grad(grad.p(l, h).data(), m, m), q_grad(grad.q(l, h).data(), m, m);
-      a.noalias() = k_grad * q.transpose();
-      p_grad.noalias() += inv_n * (a * g);
-      b.noalias() = g * p.transpose();
-      q_grad.noalias() += inv_n * (b * k_grad);
-      c.noalias() = p.transpose() * k_grad;
-      next_gram_grad.noalias() += inv_n * (c * q.transpose());
+      multiply<N, Form::kABt>(m, k_grad.data(), q.data(), nullptr, a.data());
+      multiply<N, Form::kAB>(m, a.data(), g.data(), p_grad.data(), p_grad.data(), &inv_n);
+      multiply<N, Form::kABt>(m, g.data(), p.data(), nullptr, b.data());
+      multiply<N, Form::kAB>(m, b.data(), k_grad.data(), q_grad.data(), q_grad.data(), &inv_n);
+      multiply<N, Form::kAtB>(m, p.data(), k_grad.data(), nullptr, c.data());
+      multiply<N, Form::kABt>(m, c.data(), q.data(), next_gram_grad.data(), next_gram_grad.data(),
+                              &inv_n);
     }
     next_query_grad = query_grad;
     next_query_grad.noalias() += k.transpose() * query_grad;
@@ -168,21 +219,17 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
 double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws) {
   size_tape(w, tape);
   size_workspace(w.dim + 1, ws);
-  const auto sized = [&](auto size) {
+  return dispatch_model_size(w.dim + 1, [&](auto size) {
     return forward_sized<decltype(size)::value>(w, prompt, tape, ws);
-  };
-  return dispatch_size<2, 3, 4, 5, 6, 11, 21>(
-      w.dim + 1, sized, [&] { return sized(std::integral_constant<int, Eigen::Dynamic>()); });
+  });
 }
 
 void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
               Weights& grad, Workspace& ws) {
   size_workspace(w.dim + 1, ws);
-  const auto sized = [&](auto size) {
+  dispatch_model_size(w.dim + 1, [&](auto size) {
     backward_sized<decltype(size)::value>(w, prompt, tape, dloss_dpred, grad, ws);
-  };
-  dispatch_size<2, 3, 4, 5, 6, 11, 21>(
-      w.dim + 1, sized, [&] { sized(std::integral_constant<int, Eigen::Dynamic>()); });
+  });
 }
 
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {

@@ -1,0 +1,19 @@
+// Products of small dense matrices for the prompt-by-prompt model (DESIGN §13).
+//
+// At run-time sizes (d + 1 without a compile-time kernel, d = 50 say) a training step is almost
+// all (d+1)×(d+1) products (DESIGN §13). Eigen's general product handles the ragged edges of a
+// 51×51 matrix with slower paths; here every 8×6 tile of C runs the same register kernel, the
+// edges zero-padded or clamped to a valid column, and discarded on write-back.
+#pragma once
+
+namespace linicl {
+
+// c = base + alpha·op(a)·op(b), all column-major: op(a) is m×k (a, or aᵀ if trans_a), op(b) is
+// k×n, c is m×n. `base` (laid out as c) may be null, read as zero, or equal to c; a and b must
+// not overlap c.
+// Each element is summed over k in order, in one register lane: the result depends on the
+// operands only, never on threads.
+void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
+                const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc);
+
+}  // namespace linicl

@@ -1,0 +1,56 @@
+// small_gemm against a long-double triple loop, over shapes that exercise every edge path.
+#include <catch2/catch.hpp>
+#include <limits>
+
+#include "fixtures.hpp"
+#include "linicl/small_gemm.hpp"
+
+using namespace linicl;
+using namespace linicl::testing;
+
+TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragged shape", "[gemm]") {
+  RandomStream rs(8, Purpose::kTest);
+  const double eps = std::numeric_limits<double>::epsilon();
+  // Sizes below, at and past one 8×6 tile, odd edges, and the d = 50 case.
+  for (const auto& [m, n, k] : {std::tuple{1, 1, 1}, {3, 5, 2}, {8, 6, 7}, {9, 7, 13},
+                                 {16, 12, 1}, {17, 13, 30}, {51, 51, 51}, {51, 51, 400}}) {
+    for (const bool trans_a : {false, true}) {
+      for (const bool trans_b : {false, true}) {
+        for (const int base_kind : {0, 1, 2}) {  // none, c itself, another matrix
+          // Leading dimensions larger than the rows, to catch a wrong stride.
+          const int lda = (trans_a ? k : m) + 2, ldb = (trans_b ? n : k) + 1, ldc = m + 3;
+          const Eigen::MatrixXd a = random_matrix(lda, trans_a ? m : k, rs);
+          const Eigen::MatrixXd b = random_matrix(ldb, trans_b ? k : n, rs);
+          const Eigen::MatrixXd other = random_matrix(ldc, n, rs);
+          Eigen::MatrixXd c = random_matrix(ldc, n, rs);
+          const Eigen::MatrixXd c_before = c;
+          const double alpha = -0.75;
+          const double* base = base_kind == 0 ? nullptr : base_kind == 1 ? c.data() : other.data();
+          const Eigen::MatrixXd base_copy = base_kind == 1 ? c_before : other;
+          small_gemm(m, n, k, alpha, a.data(), lda, trans_a, b.data(), ldb, trans_b, base,
+                     c.data(), ldc);
+          INFO("m " << m << " n " << n << " k " << k << " trans " << trans_a << trans_b
+                    << " base " << base_kind);
+          for (int j = 0; j < n; ++j) {
+            for (int i = 0; i < m; ++i) {
+              long double sum = 0, magnitude = 0;
+              for (int p = 0; p < k; ++p) {
+                const long double term = static_cast<long double>(trans_a ? a(p, i) : a(i, p)) *
+                                         (trans_b ? b(j, p) : b(p, j));
+                sum += term;
+                magnitude += std::abs(term);
+              }
+              const long double start = base_kind == 0 ? 0.0L : base_copy(i, j);
+              const double expected = static_cast<double>(start + alpha * sum);
+              // k roundings in the sum, one for alpha and one for the base.
+              const double bound = (k + 2) * eps * static_cast<double>(std::abs(start) + magnitude);
+              REQUIRE(std::abs(c(i, j) - expected) <= bound);
+            }
+          }
+          // Rows past m of each column belong to the caller: untouched.
+          REQUIRE(c.bottomRows(ldc - m) == c_before.bottomRows(ldc - m));
+        }
+      }
+    }
+  }
+}
