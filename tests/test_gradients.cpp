@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <omp.h>
+#include <utility>
 
 #include "fixtures.hpp"
 #include "linicl/objective.hpp"
@@ -90,22 +91,26 @@ TEST_CASE("directional derivatives match on a large model") {
 }
 
 TEST_CASE("loss and gradient are bit-identical for 1 and 2 threads") {
-  const TaskSampler sampler = make_sampler(5, 20, 0.1, 10.0);
-  const Parametrization param(Param::kFull, 5, 3, 1, false);
-  RandomStream rs(5, Purpose::kTest);
-  const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.2);
-  const BatchSpec batch{42, 7, 1000};
-  Eigen::VectorXd grad_one, grad_two;
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  BatchObjective one(sampler, param);
-  const double loss_one = one.evaluate(theta, batch, &grad_one);
-  omp_set_num_threads(2);
-  BatchObjective two(sampler, param);
-  const double loss_two = two.evaluate(theta, batch, &grad_two);
-  omp_set_num_threads(saved);
-  CHECK(loss_one == loss_two);
-  CHECK(grad_one == grad_two);
+  // d = 5 runs the lane kernels, d = 12 the prompt-by-prompt model with small_gemm.
+  for (const auto& [dim, prompts] : {std::pair{5, 1000}, {12, 200}}) {
+    const TaskSampler sampler = make_sampler(dim, 20, 0.1, 10.0);
+    const Parametrization param(Param::kFull, dim, 3, 1, false);
+    RandomStream rs(5, Purpose::kTest);
+    const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.2);
+    const BatchSpec batch{42, 7, prompts};
+    Eigen::VectorXd grad_one, grad_two;
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    BatchObjective one(sampler, param);
+    const double loss_one = one.evaluate(theta, batch, &grad_one);
+    omp_set_num_threads(2);
+    BatchObjective two(sampler, param);
+    const double loss_two = two.evaluate(theta, batch, &grad_two);
+    omp_set_num_threads(saved);
+    INFO("d = " << dim);
+    CHECK(loss_one == loss_two);
+    CHECK(grad_one == grad_two);
+  }
 }
 
 TEST_CASE("the batch loss is the mean squared error of the predictions") {
