@@ -117,7 +117,7 @@ void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, boo
     if (trans_a || rows < kRows) {
       for (std::ptrdiff_t p = 0; p < k; ++p) {
         for (int r = 0; r < kRows; ++r) {
-          a_panel[p * kRows + r] = r >= rows  ? 0.0
+          a_panel[p * kRows + r] = r >= rows ? 0.0
                                    : trans_a ? a[p + (i0 + r) * std::ptrdiff_t{lda}]
                                              : a[i0 + r + p * lda];
         }
@@ -139,8 +139,7 @@ void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, boo
           for (int j = 0; j < cols; ++j) b_panel[p * kCols + j] = b[j0 + j + p * ldb];
         }
         b_columns[0] = b_panel.data();
-        any_tile<Columns::kAdjacent>(rows, cols, k, a_rows, a_step, b_columns, kCols, acc,
-                                     widths);
+        any_tile<Columns::kAdjacent>(rows, cols, k, a_rows, a_step, b_columns, kCols, acc, widths);
       }
       const std::ptrdiff_t corner = j0 * std::ptrdiff_t{ldc} + i0;
       store_tile(acc, rows, cols, alpha, base ? base + corner : nullptr, c + corner, ldc);

@@ -8,12 +8,19 @@
 using namespace linicl;
 using namespace linicl::testing;
 
-TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragged shape", "[gemm]") {
+TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragged shape",
+          "[gemm]") {
   RandomStream rs(8, Purpose::kTest);
   const double eps = std::numeric_limits<double>::epsilon();
   // Sizes below, at and past one 8×6 tile, odd edges, and the d = 50 case.
-  for (const auto& [m, n, k] : {std::tuple{1, 1, 1}, {3, 5, 2}, {8, 6, 7}, {9, 7, 13},
-                                 {16, 12, 1}, {17, 13, 30}, {51, 51, 51}, {51, 51, 400}}) {
+  for (const auto& [m, n, k] : {std::tuple{1, 1, 1},
+                                {3, 5, 2},
+                                {8, 6, 7},
+                                {9, 7, 13},
+                                {16, 12, 1},
+                                {17, 13, 30},
+                                {51, 51, 51},
+                                {51, 51, 400}}) {
     for (const bool trans_a : {false, true}) {
       for (const bool trans_b : {false, true}) {
         for (const int base_kind : {0, 1, 2}) {  // none, c itself, another matrix
@@ -27,10 +34,10 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
           const double alpha = -0.75;
           const double* base = base_kind == 0 ? nullptr : base_kind == 1 ? c.data() : other.data();
           const Eigen::MatrixXd base_copy = base_kind == 1 ? c_before : other;
-          small_gemm(m, n, k, alpha, a.data(), lda, trans_a, b.data(), ldb, trans_b, base,
-                     c.data(), ldc);
-          INFO("m " << m << " n " << n << " k " << k << " trans " << trans_a << trans_b
-                    << " base " << base_kind);
+          small_gemm(m, n, k, alpha, a.data(), lda, trans_a, b.data(), ldb, trans_b, base, c.data(),
+                     ldc);
+          INFO("m " << m << " n " << n << " k " << k << " trans " << trans_a << trans_b << " base "
+                    << base_kind);
           for (int j = 0; j < n; ++j) {
             for (int i = 0; i < m; ++i) {
               long double sum = 0, magnitude = 0;

@@ -24,6 +24,7 @@
 #include "linicl/optimizer.hpp"
 #include "linicl/parametrization.hpp"
 #include "linicl/rng.hpp"
+#include "linicl/small_gemm.hpp"
 #include "linicl/task.hpp"
 
 namespace {
@@ -49,8 +50,9 @@ Stats summarize(std::vector<double> times) {
 // Floating-point operations of one prompt's forward and backward as src/model.cpp and
 // src/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product count
 // nothing; D = d + 1). Sampling and the optimizer are not counted.
-//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1) one prompt at a time (Eigen forms
-//              the full XXᵀ); n·D(D + 1), the upper triangle, in the lane kernels
+//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1) one prompt at a time (Eigen or
+//              small_gemm forms the full XXᵀ); n·D(D + 1), the upper triangle, in the lane
+//              kernels
 //   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
 //   backward   per layer: K̄ = q̄'qᵀ, q̄ = q̄' + Kᵀq̄': 3D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄,
@@ -90,10 +92,11 @@ double fma_peak(int threads, long iterations = 20000000) {
   return 2.0 * kChains * iterations * threads / elapsed / 1e9;
 }
 
-// GFLOP/s of Eigen's side×side matrix product on one thread, best of 5 rounds: a ceiling
-// for the prompt-by-prompt path, whose step is mostly such products (sides without lane
-// kernels).
-double gemm_rate(int side) {
+// GFLOP/s of one side×side matrix product c = a·b on one thread, best of 5 rounds, done by
+// `product(a, b, c)`: Eigen's, and small_gemm, which the prompt-by-prompt path uses (sides
+// without lane or compiled-size kernels), so the ceiling of that path's step.
+template <class Product>
+double gemm_rate(int side, Product product) {
   const Eigen::MatrixXd a = Eigen::MatrixXd::Random(side, side);
   Eigen::MatrixXd b = Eigen::MatrixXd::Random(side, side), c(side, side);
   const long reps = std::max(1L, 200000000L / (2L * side * side * side));
@@ -101,7 +104,7 @@ double gemm_rate(int side) {
   for (int round = 0; round < 5; ++round) {
     const auto start = Clock::now();
     for (long r = 0; r < reps; ++r) {
-      c.noalias() = a * b;
+      product(a, b, c);
       b(0, 0) += 1e-300 * c(side - 1, side - 1);  // each product depends on the last
     }
     best = std::max(best, 2.0 * side * side * side * reps / seconds_since(start) / 1e9);
@@ -134,7 +137,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_flag("--peak", peak, "measure the FP64 FMA peak instead");
-  app.add_flag("--gemm", gemm, "measure Eigen's (d+1)x(d+1) product on one thread instead");
+  app.add_flag("--gemm", gemm,
+               "measure Eigen's and small_gemm's (d+1)x(d+1) product on one thread instead");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(threads);
   if (peak) {
@@ -143,9 +147,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (gemm) {
-    const double rate = gemm_rate(dim + 1);
-    std::printf("{\"side\": %d, \"gemm_gflops\": %.3f, \"peak_gflops\": %.3f}\n", dim + 1, rate,
-                fma_peak(1));
+    const int side = dim + 1;
+    const double eigen =
+        gemm_rate(side, [](const auto& a, const auto& b, auto& c) { c.noalias() = a * b; });
+    const double small = gemm_rate(side, [side](const auto& a, const auto& b, auto& c) {
+      linicl::small_gemm(side, side, side, 1.0, a.data(), side, false, b.data(), side, false,
+                         nullptr, c.data(), side);
+    });
+    std::printf(
+        "{\"side\": %d, \"eigen_gflops\": %.3f, \"small_gemm_gflops\": %.3f, "
+        "\"peak_gflops\": %.3f}\n",
+        side, eigen, small, fma_peak(1));
     return 0;
   }
 
