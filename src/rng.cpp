@@ -74,13 +74,17 @@ double RandomStream::normal_outside_core(int layer, double u) {
       if (2.0 * b >= a * a) return u < 0 ? -(kTailStart + a) : kTailStart + a;
     }
   }
+  const double z = u * kZiggurat.x[layer];
+  if (under_wedge(layer, z, uniform())) return z;
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+bool RandomStream::under_wedge(int layer, double z, double height) {
   // The wedge between f(x[layer]) and f(x[layer+1]): accept z if a uniform height there lies
   // under f(z). Both sides are divided by f(z), so only differences of squares appear.
-  const double z = u * kZiggurat.x[layer];
   const double low = std::exp(-0.5 * (kZiggurat.x[layer] * kZiggurat.x[layer] - z * z));
   const double high = std::exp(-0.5 * (kZiggurat.x[layer + 1] * kZiggurat.x[layer + 1] - z * z));
-  if (low + uniform() * (high - low) < 1.0) return z;
-  return std::numeric_limits<double>::quiet_NaN();
+  return low + height * (high - low) < 1.0;
 }
 
 void RandomStream::fill_normals(double* out, std::size_t count) {
@@ -122,12 +126,22 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
       i += 4;
       continue;
     }
+    // Draw counter + 1 + first is the first outside its core; the lanes before it are done.
     const int first = __builtin_ctz(static_cast<unsigned>(outside));
-    counter_ = counter + first;
-    out[i + first] = normal();
-    counter = counter_;
+    if (layer[first] == 0) {
+      counter_ = counter + first;
+      out[i + first] = normal();  // the tail, resolved by normal() as it would be
+      counter = counter_;
+      i += first + 1;
+    } else {
+      // A wedge: its z = u·x[layer] is in place; the next draw is its uniform height, as in
+      // normal_outside_core(). Accepted: keep z. Rejected: normal() would draw again, which is
+      // the stream carrying on after the height.
+      counter += first + 2;
+      const double height = uniform_of(mix64(key_ + counter * kGolden));
+      i += first + (under_wedge(static_cast<int>(layer[first]), out[i + first], height) ? 1 : 0);
+    }
     words = words_after(counter);
-    i += first + 1;
   }
   counter_ = counter;
 #endif

@@ -43,7 +43,10 @@ class RandomStream {
   std::uint64_t next_u64() { return mix64(key_ + (++counter_) * kGolden); }
 
   // Uniform on the open interval (0, 1): 53 random bits, centred in their cell.
-  double uniform() { return (static_cast<double>(next_u64() >> 11) + 0.5) * 0x1.0p-53; }
+  double uniform() { return uniform_of(next_u64()); }
+  static double uniform_of(std::uint64_t bits) {
+    return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+  }
 
   // Standard normal by the ziggurat method (Marsaglia & Tsang, 2000): one 64-bit draw picks
   // a layer (7 bits) and a signed abscissa (53 bits); inside the layer's core rectangle,
@@ -100,13 +103,15 @@ class RandomStream {
     double u;
   };
   static Draw split(std::uint64_t bits) {
-    return {static_cast<int>(bits & 127),
-            2.0 * ((static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53) - 1.0};
+    return {static_cast<int>(bits & 127), 2.0 * uniform_of(bits) - 1.0};
   }
 
   // The rare draws outside the core: a tail sample for layer 0, otherwise u·x[layer] if it
   // falls under the curve in the layer's wedge, else NaN (draw again).
   double normal_outside_core(int layer, double u);
+  // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
+  // uniform draw `height` (one function for normal() and fill_normals(), so both decide alike).
+  static bool under_wedge(int layer, double z, double height);
 
   std::uint64_t key_;
   std::uint64_t counter_ = 0;
