@@ -166,7 +166,8 @@ double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape,
 //   K̄ = q̄' q_ℓᵀ + (Ḡ' + Ḡ'ᵀ) A G_ℓ        (from q' = A q and G' = A G Aᵀ, G symmetric)
 //   P̄_h = (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h = (1/n) G_ℓ P_hᵀ K̄                      (§4.1)
 //   q̄ = Aᵀ q̄',   Ḡ = Aᵀ Ḡ' A + (1/n) Σ_h P_hᵀ K̄ Q_hᵀ
-// At the top layer Ḡ' = 0, since the readout sees only q_L.
+// At the top layer Ḡ' = 0, since the readout sees only q_L; at the bottom layer Ḡ and q̄ are
+// not formed, since no parameter lies below.
 template <int N>
 void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape,
                     double dloss_dpred, Weights& grad, Workspace& ws) {
@@ -185,14 +186,17 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
     const typename S::ConstMatMap g(tape.gram[l].data(), m, m), k(tape.attention[l].data(), m, m);
     typename S::MatMap gram_grad(ws.gram_grad.data(), m, m);
     typename S::MatMap next_gram_grad(ws.next_gram_grad.data(), m, m);
+    const bool below = l > 0;  // whether the layer below needs Ḡ_ℓ and q̄_ℓ
     k_grad.noalias() = query_grad * typename S::ConstVecMap(tape.query[l].data(), m).transpose();
     if (has_gram_grad) {
       multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());  // A G_ℓ
       a = gram_grad + gram_grad.transpose();
       multiply<N, Form::kAB>(m, a.data(), b.data(), k_grad.data(), k_grad.data());
+    }
+    if (has_gram_grad && below) {
       multiply<N, Form::kAB>(m, gram_grad.data(), k.data(), gram_grad.data(), c.data());  // Ḡ' A
       multiply<N, Form::kAtB>(m, k.data(), c.data(), c.data(), next_gram_grad.data());  // Aᵀ Ḡ' A
-    } else {
+    } else if (below) {
       next_gram_grad.setZero();
     }
     for (int h = 0; h < w.heads; ++h) {
@@ -202,10 +206,12 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
       multiply<N, Form::kAB>(m, a.data(), g.data(), p_grad.data(), p_grad.data(), &inv_n);
       multiply<N, Form::kABt>(m, g.data(), p.data(), nullptr, b.data());
       multiply<N, Form::kAB>(m, b.data(), k_grad.data(), q_grad.data(), q_grad.data(), &inv_n);
+      if (!below) continue;
       multiply<N, Form::kAtB>(m, p.data(), k_grad.data(), nullptr, c.data());
       multiply<N, Form::kABt>(m, c.data(), q.data(), next_gram_grad.data(), next_gram_grad.data(),
                               &inv_n);
     }
+    if (!below) break;
     next_query_grad = query_grad;
     next_query_grad.noalias() += k.transpose() * query_grad;
     std::swap(ws.gram_grad, ws.next_gram_grad);

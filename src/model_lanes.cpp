@@ -174,6 +174,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
   for (int l = 0; l < W; ++l) ws.query_grad[(M - 1) * W + l] = -dloss_dpred[l];
   bool has_gram_grad = false;
   for (int layer = w.layers - 1; layer >= 0; --layer) {
+    const bool below = layer > 0;  // whether the layer below needs Ḡ_ℓ and q̄_ℓ
     const double* g = &tape.gram[layer * kMat];
     const double* k = &tape.attention[layer * kMat];
     const double* q = &tape.query[layer * kVec];
@@ -197,6 +198,9 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       }
       product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0,
                  ws.k_grad.data(), ws.k_grad.data());
+    }
+    if (has_gram_grad && below) {
+      const double* gg = ws.gram_grad.data();
       product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, gg, ws.c.data());  // Ḡ'A
       product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, ws.c.data(),
                  ws.next_gram_grad.data());  // Aᵀ Ḡ' A
@@ -213,6 +217,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       product<M>(Batched<M, false>{ws.b.data()}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
                  ws.a.data());
       add_lane_sum<M>(ws.a.data(), inv_n, grad.q(layer, h));
+      if (!below) continue;
       product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
                  ws.c.data());
       // At the top layer Ḡ' = 0: the first head's term starts Ḡ.
@@ -220,6 +225,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n, gram_grad_so_far,
                  ws.next_gram_grad.data());
     }
+    if (!below) break;
     // q̄ = Aᵀ q̄'
     for (int i = 0; i < M; ++i) {
       double sum[W];

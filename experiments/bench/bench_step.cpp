@@ -55,17 +55,21 @@ Stats summarize(std::vector<double> times) {
 //              kernels
 //   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
-//   backward   per layer: K̄ = q̄'qᵀ, q̄ = q̄' + Kᵀq̄': 3D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄,
-//              PᵀK̄, (·)Qᵀ: 12D³ + 3D²;  below the top layer AG, (Ḡ'+Ḡ'ᵀ)AG, Ḡ'A, AᵀḠ'A: 8D³
-//              and Ḡ' + Ḡ'ᵀ: D²
+//   backward   per layer: K̄ = q̄'qᵀ: D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄ and the sums
+//              into P̄, Q̄: 8D³ + 2D²;  below the top layer AG, (Ḡ'+Ḡ'ᵀ)AG: 4D³ and
+//              Ḡ' + Ḡ'ᵀ: D²;  above the bottom layer (which needs no Ḡ, q̄) q̄ = q̄' + Kᵀq̄':
+//              2D², per head PᵀK̄, (·)Qᵀ and the sum into Ḡ: 4D³ + D², and, below the top,
+//              Ḡ'A, AᵀḠ'A: 4D³
 double prompt_flops(double d, double n, int layers, int heads) {
   const double D = d + 1, D2 = D * D, D3 = D2 * D;
   double flops =
       linicl::has_lane_kernels(static_cast<int>(D)) ? n * D * (D + 1) : 2 * n * (d * d + d + 1);
   for (int l = 0; l < layers; ++l) {
     flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
-    flops += 3 * D2 + heads * (12 * D3 + 3 * D2);
-    if (l + 1 < layers) flops += 8 * D3 + D2;
+    const bool top = l + 1 == layers, bottom = l == 0;
+    flops += D2 + heads * (8 * D3 + 2 * D2);
+    if (!top) flops += 4 * D3 + D2;
+    if (!bottom) flops += 2 * D2 + heads * (4 * D3 + D2) + (top ? 0 : 4 * D3);
   }
   return flops;
 }
