@@ -49,7 +49,8 @@ void embed(const Prompt& prompt, EmbeddedPrompt& out) {
   dispatch_model_size(static_cast<int>(d + 1), [&](auto size) {
     if constexpr (decltype(size)::value == Eigen::Dynamic) {
       const int rows = static_cast<int>(d), depth = static_cast<int>(n);
-      small_gemm(rows, rows, depth, 1.0, x.data(), rows, false, x.data(), rows, true, nullptr,
+      const int stride = static_cast<int>(x.outerStride());
+      small_gemm(rows, rows, depth, 1.0, x.data(), stride, false, x.data(), stride, true, nullptr,
                  out.gram.data(), rows + 1);
     } else {
       out.gram.topLeftCorner(d, d).noalias() = x * x.transpose();
@@ -98,8 +99,9 @@ struct Sized {
 };
 
 // The products of forward and backward: c = base + scale·op(a)·op(b), with op(a)·op(b) one of
-// a·b, a·bᵀ, aᵀ·b; base null (none), c itself, or another matrix; scale null (1). Compiled
-// sizes evaluate Eigen's fixed-size expression (c = base, then c += op(a)·op(b) or
+// a·b, a·bᵀ, aᵀ·b; base null (none), c itself, or a matrix apart from c; scale null (1); a and
+// b must not overlap c (Eigen's noalias() and small_gemm both assume it). Compiled sizes
+// evaluate Eigen's fixed-size expression (c = base, then c += op(a)·op(b) or
 // c += scale·(op(a)·op(b))); run-time sizes go to small_gemm in one pass.
 enum class Form { kAB, kABt, kAtB };
 template <int N, Form form>

@@ -90,8 +90,8 @@ bool RandomStream::under_wedge(int layer, double z, double height) {
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
 #if defined(__AVX2__)
-  // Draws counter_+1 … counter_+4 at once. All four in the core: store them. Otherwise store
-  // the lanes before the first one outside the core and let normal() redraw that one.
+  // Draws counter_+1 … counter_+4 at once. All four in the core: store them. Otherwise keep
+  // the lanes before the first one outside the core, resolve that one, and go on after it.
   const __m256i key = _mm256_set1_epi64x(static_cast<long long>(key_));
   const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
   // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).

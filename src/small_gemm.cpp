@@ -38,9 +38,10 @@ void tile(int depth, const double* a, std::ptrdiff_t a_step, const double* const
   __m256d top[kUsed], bottom[kUsed];
 #pragma GCC unroll 6
   for (int j = 0; j < kUsed; ++j) top[j] = bottom[j] = _mm256_setzero_pd();
-  for (std::ptrdiff_t p = 0; p < depth; ++p, a += a_step) {
-    const __m256d a_top = _mm256_loadu_pd(a);
-    const __m256d a_bottom = kRegisters == 2 ? _mm256_loadu_pd(a + 4) : a_top;
+  for (std::ptrdiff_t p = 0; p < depth; ++p) {
+    const double* a_p = a + p * a_step;
+    const __m256d a_top = _mm256_loadu_pd(a_p);
+    const __m256d a_bottom = kRegisters == 2 ? _mm256_loadu_pd(a_p + 4) : a_top;
 #pragma GCC unroll 6
     for (int j = 0; j < kUsed; ++j) {
       const __m256d bj = _mm256_broadcast_sd(column(j, p));
@@ -55,10 +56,11 @@ void tile(int depth, const double* a, std::ptrdiff_t a_step, const double* const
   }
 #else
   for (int j = 0; j < kUsed; ++j) std::fill(acc[j], acc[j] + 4 * kRegisters, 0.0);
-  for (std::ptrdiff_t p = 0; p < depth; ++p, a += a_step) {
+  for (std::ptrdiff_t p = 0; p < depth; ++p) {
+    const double* a_p = a + p * a_step;
     for (int j = 0; j < kUsed; ++j) {
       const double bj = *column(j, p);
-      for (int r = 0; r < 4 * kRegisters; ++r) acc[j][r] += a[r] * bj;
+      for (int r = 0; r < 4 * kRegisters; ++r) acc[j][r] += a_p[r] * bj;
     }
   }
 #endif
@@ -103,8 +105,9 @@ void store_tile(const double (&acc)[kCols][kRows], int rows, int cols, double al
 void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
                 const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc) {
   // Rows of op(a) that cannot be read in place (aᵀ, or a last panel of fewer than 8 rows,
-  // which would run past the array) are copied 8 to a step, zero-padded; so are the columns
-  // of a last panel of bᵀ narrower than 6. Buffers per thread, grown once.
+  // which would run past the array) are copied 8 to a step, zero-padded; the columns of a
+  // last panel of bᵀ narrower than 6 are copied 6 to a step (the unused slots are never
+  // read). Buffers per thread, grown once.
   thread_local std::vector<double> a_panel, b_panel;
   a_panel.resize(static_cast<std::size_t>(kRows) * k);
   b_panel.resize(static_cast<std::size_t>(kCols) * k);

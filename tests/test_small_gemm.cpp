@@ -12,8 +12,11 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
           "[gemm]") {
   RandomStream rs(8, Purpose::kTest);
   const double eps = std::numeric_limits<double>::epsilon();
-  // Sizes below, at and past one 8×6 tile, odd edges, and the d = 50 case.
-  for (const auto& [m, n, k] : {std::tuple{1, 1, 1},
+  // Empty products, sizes below, at and past one 8×6 tile, odd edges, and the d = 50 case.
+  for (const auto& [m, n, k] : {std::tuple{0, 3, 2},
+                                {3, 0, 2},
+                                {3, 4, 0},
+                                {1, 1, 1},
                                 {3, 5, 2},
                                 {8, 6, 7},
                                 {9, 7, 13},
@@ -24,8 +27,10 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
     for (const bool trans_a : {false, true}) {
       for (const bool trans_b : {false, true}) {
         for (const int base_kind : {0, 1, 2}) {  // none, c itself, another matrix
-          // Leading dimensions larger than the rows, to catch a wrong stride.
-          const int lda = (trans_a ? k : m) + 2, ldb = (trans_b ? n : k) + 1, ldc = m + 3;
+          // Leading dimensions equal to the rows (buffers end where the matrices do), or larger,
+          // to catch a wrong stride.
+          const int pad = base_kind;
+          const int lda = (trans_a ? k : m) + pad, ldb = (trans_b ? n : k) + pad, ldc = m + pad;
           const Eigen::MatrixXd a = random_matrix(lda, trans_a ? m : k, rs);
           const Eigen::MatrixXd b = random_matrix(ldb, trans_b ? k : n, rs);
           const Eigen::MatrixXd other = random_matrix(ldc, n, rs);
@@ -50,7 +55,9 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
               const long double start = base_kind == 0 ? 0.0L : base_copy(i, j);
               const double expected = static_cast<double>(start + alpha * sum);
               // k roundings in the sum, one for alpha and one for the base.
-              const double bound = (k + 2) * eps * static_cast<double>(std::abs(start) + magnitude);
+              const double bound =
+                  (k + 2) * eps *
+                  static_cast<double>(std::abs(start) + std::abs(alpha) * magnitude);
               REQUIRE(std::abs(c(i, j) - expected) <= bound);
             }
           }

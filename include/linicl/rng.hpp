@@ -62,7 +62,8 @@ class RandomStream {
 
   // `count` normals into out: the same numbers, in the same order, as `count` calls of
   // normal(). The core test runs in a tight loop (four draws at a time where AVX2 is there);
-  // a draw outside the core is given back and redrawn by normal(), which resolves it exactly.
+  // a draw outside the core is resolved exactly as normal() would: a wedge in place, with the
+  // next word as its height, a tail draw by normal() itself.
   void fill_normals(double* out, std::size_t count);
 
   // Gamma(shape k, scale θ) by Marsaglia–Tsang; for k < 1 use Gamma(k+1)·U^{1/k}.

@@ -2,8 +2,8 @@
 //
 // At run-time sizes (d + 1 without a compile-time kernel, d = 50 say) a training step is almost
 // all (d+1)×(d+1) products (DESIGN §13). Eigen's general product handles the ragged edges of a
-// 51×51 matrix with slower paths; here every 8×6 tile of C runs the same register kernel, the
-// edges zero-padded or clamped to a valid column, and discarded on write-back.
+// 51×51 matrix with slower paths; here C is cut into 8×6 tiles, each summed in vector
+// registers, and an edge tile runs a kernel of its own size (4 or 8 rows, 1 to 6 columns).
 #pragma once
 
 namespace linicl {
