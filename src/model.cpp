@@ -117,7 +117,11 @@ void multiply(Eigen::Index m, const double* a, const double* b, const double* ba
     const typename S::ConstMatMap lhs(a, m, m), rhs(b, m, m);
     const auto update = [&](const auto& product) {
       if (!base) {
-        out.noalias() = product;
+        if (scale) {
+          out.noalias() = *scale * product;
+        } else {
+          out.noalias() = product;
+        }
         return;
       }
       if (base != c) out = typename S::ConstMatMap(base, m, m);

@@ -109,8 +109,11 @@ void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, boo
   // last panel of bᵀ narrower than 6 are copied 6 to a step (the unused slots are never
   // read). Buffers per thread, grown once.
   thread_local std::vector<double> a_panel, b_panel;
-  a_panel.resize(static_cast<std::size_t>(kRows) * k);
-  b_panel.resize(static_cast<std::size_t>(kCols) * k);
+  const auto grow = [](std::vector<double>& buffer, std::size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+  };
+  grow(a_panel, static_cast<std::size_t>(kRows) * k);
+  grow(b_panel, static_cast<std::size_t>(kCols) * k);
   double acc[kCols][kRows];
   const auto widths = std::make_integer_sequence<int, kCols>();
   for (int i0 = 0; i0 < m; i0 += kRows) {
