@@ -284,30 +284,41 @@ void gram_row_lanes(const double* z, int n, double* gram) {
   }
 }
 
-// z_t = [x_t; y_t] (t < n) into z[n][M][kLanes] and the query [x_{n+1}; 0] into query[M][kLanes],
-// lane-innermost; lanes past count are zero.
+// The columns z_t = [x_t; y_t] (t < n) of every lane into z[n][M][kLanes], lane-innermost: a
+// transpose of kLanes contiguous runs of n·M numbers, four by four where AVX is there. The query
+// [x_{n+1}; 0] goes into query[M][kLanes]; lanes past count are zero.
 template <int M>
-void columns_lanes(const Prompt* prompts, int count, int n, double* z, double* query,
+void columns_lanes(const PromptColumns* prompts, int count, int n, double* z, double* query,
                    double* target) {
   constexpr int d = M - 1;
-  for (int l = 0; l < W; ++l) {
-    if (l >= count) {
-      for (int t = 0; t < n; ++t) {
-        for (int i = 0; i < M; ++i) z[(t * M + i) * W + l] = 0.0;
+  const std::size_t size = static_cast<std::size_t>(n) * M;
+  const double* lane_z[W];
+  for (int l = 0; l < W; ++l) lane_z[l] = l < count ? prompts[l].z.data() : nullptr;
+  std::size_t e = 0;
+#if defined(__AVX__)
+  for (; e + 4 <= size; e += 4) {
+    for (int l = 0; l < W; l += 4) {
+      __m256d r[4];
+      for (int k = 0; k < 4; ++k) {
+        r[k] = lane_z[l + k] ? _mm256_loadu_pd(lane_z[l + k] + e) : _mm256_setzero_pd();
       }
-      for (int i = 0; i < M; ++i) query[i * W + l] = 0.0;
-      target[l] = 0.0;
-      continue;
+      const __m256d low01 = _mm256_unpacklo_pd(r[0], r[1]), high01 = _mm256_unpackhi_pd(r[0], r[1]);
+      const __m256d low23 = _mm256_unpacklo_pd(r[2], r[3]), high23 = _mm256_unpackhi_pd(r[2], r[3]);
+      _mm256_storeu_pd(z + e * W + l, _mm256_permute2f128_pd(low01, low23, 0x20));
+      _mm256_storeu_pd(z + (e + 1) * W + l, _mm256_permute2f128_pd(high01, high23, 0x20));
+      _mm256_storeu_pd(z + (e + 2) * W + l, _mm256_permute2f128_pd(low01, low23, 0x31));
+      _mm256_storeu_pd(z + (e + 3) * W + l, _mm256_permute2f128_pd(high01, high23, 0x31));
     }
-    const double* x = prompts[l].x.data();  // d × (n+1), column-major
-    const double* y = prompts[l].y.data();
-    for (int t = 0; t < n; ++t) {
-      for (int i = 0; i < d; ++i) z[(t * M + i) * W + l] = x[t * d + i];
-      z[(t * M + d) * W + l] = y[t];
-    }
-    for (int i = 0; i < d; ++i) query[i * W + l] = x[n * d + i];
+  }
+#endif
+  for (; e < size; ++e) {
+    for (int l = 0; l < W; ++l) z[e * W + l] = lane_z[l] ? lane_z[l][e] : 0.0;
+  }
+  for (int l = 0; l < W; ++l) {
+    const double* last = lane_z[l] ? lane_z[l] + size : nullptr;  // the query column
+    for (int i = 0; i < d; ++i) query[i * W + l] = last ? last[i] : 0.0;
     query[d * W + l] = 0.0;
-    target[l] = y[n];
+    target[l] = last ? last[d] : 0.0;
   }
 }
 
@@ -318,9 +329,9 @@ void gram_lanes(const double* z, int n, double* gram, std::integer_sequence<int,
 
 }  // namespace
 
-void embed_lanes(const Prompt* prompts, int count, LanePrompts& out) {
-  const int d = static_cast<int>(prompts[0].x.rows());
-  const int n = static_cast<int>(prompts[0].x.cols()) - 1;
+void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out) {
+  const int d = static_cast<int>(prompts[0].z.rows()) - 1;
+  const int n = static_cast<int>(prompts[0].z.cols()) - 1;
   const int m = d + 1;
   out.dim = d;
   out.context = n;

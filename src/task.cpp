@@ -84,6 +84,40 @@ void draw_isotropic(const TaskSpec& spec, RandomStream& rs, Eigen::Ref<Eigen::Ve
   u *= radial_factor(spec, u.squaredNorm(), rs);
 }
 
+// a·b + c, rounded once where the CPU has FMA: the same arithmetic in every caller of one build.
+inline double multiply_add(double a, double b, double c) {
+#if defined(__FMA__)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// y_i = σ ε_i + Σ_j w_j x_ij in place of ε_i in every column z_i = [x_i; ε_i] (d+1 rows),
+// summed from σ ε_i over j in order. Eight columns at a time, so that eight independent sums
+// hide the latency of the multiply-adds (d = 50: 50 in a row per column).
+void add_labels(double noise, const double* w, Eigen::Index d, Eigen::Index columns, double* z) {
+  constexpr Eigen::Index kBlock = 8;
+  const Eigen::Index m = d + 1;
+  Eigen::Index i = 0;
+  for (; i + kBlock <= columns; i += kBlock) {
+    double* const block = z + i * m;
+    double sum[kBlock];
+    for (Eigen::Index b = 0; b < kBlock; ++b) sum[b] = noise * block[b * m + d];
+    for (Eigen::Index j = 0; j < d; ++j) {
+      for (Eigen::Index b = 0; b < kBlock; ++b)
+        sum[b] = multiply_add(block[b * m + j], w[j], sum[b]);
+    }
+    for (Eigen::Index b = 0; b < kBlock; ++b) block[b * m + d] = sum[b];
+  }
+  for (; i < columns; ++i) {
+    double* const column = z + i * m;
+    double sum = noise * column[d];
+    for (Eigen::Index j = 0; j < d; ++j) sum = multiply_add(column[j], w[j], sum);
+    column[d] = sum;
+  }
+}
+
 }  // namespace
 
 TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
@@ -98,49 +132,48 @@ TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
   sigma_w_is_identity_ = sigma_w_.isIdentity(0.0);
 }
 
-void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
-                         Prompt& out) const {
-  const Eigen::Index d = spec_.dim, columns = spec_.context + 1;
+void TaskSampler::sample_columns(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
+                                 PromptColumns& out) const {
+  const Eigen::Index d = spec_.dim, m = d + 1, columns = spec_.context + 1;
   // No-ops (no reallocation) when the sizes already match.
-  out.x.resize(d, columns);
-  out.y.resize(columns);
+  out.z.resize(m, columns);
   out.w.resize(d);
-  out.draws.resize(d + (d + 1) * columns);
-
-  // The draws in stream order: g for w, then per column u_i and ε_i, which the map shows as
-  // a (d+1)×(n+1) matrix with u_i on top of ε_i.
+  // The draws in stream order: g for w, then per column u_i and ε_i. The column [u_i; ε_i] is
+  // drawn where [x_i; y_i] goes, or into `draws` when Σ ≠ I (x_i = Σ^{1/2} u_i is a product).
+  if (!sigma_is_identity_) {
+    out.draws.resize(m, columns);
+  } else if (!sigma_w_is_identity_) {
+    out.draws.resize(d, 1);  // g alone
+  }
   RandomStream rs(seed, Purpose::kPrompt, step, index);
-  double* const g = out.draws.data();
-  Eigen::Map<Eigen::MatrixXd> u_and_noise(g + d, d + 1, columns);
+  double* const g = sigma_w_is_identity_ ? out.w.data() : out.draws.data();
+  rs.fill_normals(g, static_cast<std::size_t>(d));
+  if (!sigma_w_is_identity_)
+    out.w.noalias() = sigma_w_sqrt_ * Eigen::Map<const Eigen::VectorXd>(g, d);
+  Eigen::MatrixXd& u_and_noise = sigma_is_identity_ ? out.z : out.draws;
   if (spec_.x_dist == XDist::kGaussian) {
-    // Every draw is a standard normal: one pass over the whole stream.
-    rs.fill_normals(g, static_cast<std::size_t>(out.draws.size()));
+    rs.fill_normals(u_and_noise.data(), static_cast<std::size_t>(m * columns));
   } else {
-    rs.fill_normals(g, static_cast<std::size_t>(d));
     for (Eigen::Index i = 0; i < columns; ++i) {
       draw_isotropic(spec_, rs, u_and_noise.col(i).head(d));
       u_and_noise(d, i) = rs.normal();
     }
   }
-  // w = Σ_w^{1/2} g ~ N(0, Σ_w), X = Σ^{1/2} U in one product, then y = Xᵀw + σε.
-  const Eigen::Map<const Eigen::VectorXd> g_w(g, d);
-  if (sigma_w_is_identity_) {
-    out.w = g_w;
-  } else {
-    out.w.noalias() = sigma_w_sqrt_ * g_w;
+  if (!sigma_is_identity_) {
+    out.z.topRows(d).noalias() = sigma_sqrt_ * out.draws.topRows(d);
+    out.z.row(d) = out.draws.row(d);
   }
-  if (sigma_is_identity_) {
-    // Plain loops: Eigen's copy of this strided block took about twice as long.
-    const double* u = u_and_noise.data();
-    double* x = out.x.data();
-    for (Eigen::Index i = 0; i < columns; ++i) {
-      for (Eigen::Index j = 0; j < d; ++j) x[i * d + j] = u[i * (d + 1) + j];
-    }
-  } else {
-    out.x.noalias() = sigma_sqrt_ * u_and_noise.topRows(d);
-  }
-  for (Eigen::Index i = 0; i < columns; ++i) out.y[i] = spec_.noise * u_and_noise(d, i);
-  out.y.noalias() += out.x.transpose() * out.w;
+  add_labels(spec_.noise, out.w.data(), d, columns, out.z.data());
+}
+
+void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
+                         Prompt& out) const {
+  sample_columns(seed, step, index, out.columns);
+  const Eigen::MatrixXd& z = out.columns.z;
+  const Eigen::Index d = spec_.dim;
+  out.x = z.topRows(d);
+  out.y = z.row(d).transpose();
+  out.w = out.columns.w;
 }
 
 }  // namespace linicl

@@ -17,7 +17,11 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
           const TaskSampler sampler = make_sampler(d, 11, 0.3, 6.0);
           const Weights w = random_weights(layers, heads, d, 7 * d + layers, 0.3);
           std::vector<Prompt> prompts(count);
-          for (int b = 0; b < count; ++b) sampler.sample(4, 2, b, prompts[b]);
+          std::vector<PromptColumns> columns(count);
+          for (int b = 0; b < count; ++b) {
+            sampler.sample(4, 2, b, prompts[b]);
+            sampler.sample_columns(4, 2, b, columns[b]);
+          }
           double dloss[kLanes] = {};
           for (int b = 0; b < count; ++b) dloss[b] = 0.3 * (b + 1) - 1.0;
 
@@ -35,7 +39,7 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
           }
           // All at once.
           LanePrompts lanes;
-          embed_lanes(prompts.data(), count, lanes);
+          embed_lanes(columns.data(), count, lanes);
           LaneTape lane_tape;
           LaneWorkspace lane_ws;
           double prediction[kLanes];

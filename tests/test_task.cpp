@@ -9,9 +9,13 @@
 #include <vector>
 
 #include "linicl/covariance.hpp"
+#include "linicl/rng.hpp"
 
 using Catch::Contains;
 using linicl::Prompt;
+using linicl::PromptColumns;
+using linicl::Purpose;
+using linicl::RandomStream;
 using linicl::TaskSampler;
 using linicl::TaskSpec;
 using linicl::XDist;
@@ -157,7 +161,7 @@ TEST_CASE("task: noiseless labels are exact, and noise leaves x and w unchanged"
   for (int b = 0; b < 50; ++b) {
     noiseless.sample(3, 1, b, clean);
     noisy.sample(3, 1, b, corrupted);
-    // y = wᵀx up to the rounding of a d-term sum, whose order is Eigen's to choose.
+    // y = wᵀx up to the rounding of a d-term sum.
     for (int i = 0; i <= kContext; ++i) {
       const double bound = 2 * kDim * std::numeric_limits<double>::epsilon() *
                            clean.w.cwiseAbs().dot(clean.x.col(i).cwiseAbs());
@@ -167,6 +171,61 @@ TEST_CASE("task: noiseless labels are exact, and noise leaves x and w unchanged"
     REQUIRE(clean.x == corrupted.x);
     REQUIRE(clean.w == corrupted.w);
     REQUIRE((clean.y - corrupted.y).cwiseAbs().minCoeff() > 0.0);
+  }
+}
+
+TEST_CASE("task: labels are summed from the noise in coordinate order", "[task]") {
+  // Gaussian x with Σ = Σ_w = I: the stream is g, then [u_i; ε_i] per column, x_i = u_i, w = g.
+  for (int d : {1, 5, 12}) {
+    INFO("d = " << d);
+    TaskSpec spec = task_spec(XDist::kGaussian, 0.7);
+    spec.dim = d;
+    const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(d, d);
+    const TaskSampler sampler(spec, identity, identity);
+    Prompt prompt;
+    for (int b = 0; b < 20; ++b) {
+      sampler.sample(2, 5, b, prompt);
+      RandomStream rs(2, Purpose::kPrompt, 5, b);
+      Eigen::VectorXd w(d);
+      for (int j = 0; j < d; ++j) w[j] = rs.normal();
+      REQUIRE(prompt.w == w);
+      for (int i = 0; i <= kContext; ++i) {
+        Eigen::VectorXd x(d);
+        for (int j = 0; j < d; ++j) x[j] = rs.normal();
+        REQUIRE(prompt.x.col(i) == x);
+        double y = 0.7 * rs.normal();
+        for (int j = 0; j < d; ++j) {
+#if defined(__FMA__)
+          y = std::fma(x[j], w[j], y);
+#else
+          y = x[j] * w[j] + y;
+#endif
+        }
+        REQUIRE(prompt.y(i) == y);
+      }
+    }
+  }
+}
+
+TEST_CASE("task: sample_columns() is sample() before unpacking", "[task]") {
+  const Eigen::MatrixXd sigma = rotated_sigma(10.0, kDim);
+  const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(kDim, kDim);
+  for (XDist dist : {XDist::kGaussian, XDist::kGamma}) {
+    for (const Eigen::MatrixXd* sigma_x : {&identity, &sigma}) {
+      for (const Eigen::MatrixXd* sigma_w : {&identity, &sigma}) {
+        const TaskSampler sampler(task_spec(dist, 0.3), *sigma_x, *sigma_w);
+        Prompt prompt;
+        PromptColumns columns;
+        for (int b = 0; b < 5; ++b) {
+          sampler.sample(9, 1, b, prompt);
+          sampler.sample_columns(9, 1, b, columns);
+          REQUIRE(columns.z.rows() == kDim + 1);
+          REQUIRE(columns.z.topRows(kDim) == prompt.x);
+          REQUIRE(columns.z.row(kDim).transpose() == prompt.y);
+          REQUIRE(columns.w == prompt.w);
+        }
+      }
+    }
   }
 }
 

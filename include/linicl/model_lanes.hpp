@@ -27,7 +27,7 @@ struct LanePrompts {
   double target[kLanes] = {};
   std::vector<double> columns;  // scratch: z_t of every lane, [n][d+1][kLanes]
 };
-void embed_lanes(const Prompt* prompts, int count, LanePrompts& out);
+void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out);
 
 // Activations kept for backward, sized on first use: G_ℓ, q_ℓ (ℓ = 0…L) and K_ℓ (ℓ < L).
 struct LaneTape {

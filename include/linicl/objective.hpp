@@ -62,7 +62,7 @@ class BatchObjective {
     EmbeddedPrompt embedded;
     Tape tape;
     Workspace ws;
-    std::vector<Prompt> lane_prompts;  // small d: kLanes prompts at a time (model_lanes.hpp)
+    std::vector<PromptColumns> lane_prompts;  // small d: kLanes prompts at a time (model_lanes.hpp)
     LanePrompts lanes;
     LaneTape lane_tape;
     LaneWorkspace lane_ws;

@@ -18,13 +18,21 @@ struct TaskSpec {
   double noise = 0.0;         // label-noise std σ ≥ 0
 };
 
-// One prompt. Buffers are reused when a Prompt is sampled into again (no allocation when the
-// sizes already match).
+// One prompt as the sampler draws it: the columns z_i = [x_i; y_i] of Z ((d+1)×(n+1), column-major;
+// the last is the query with its target) and the task's weights. Buffers are reused when sampled
+// into again (no allocation when the sizes already match).
+struct PromptColumns {
+  Eigen::MatrixXd z;
+  Eigen::VectorXd w;
+  Eigen::MatrixXd draws;  // scratch: u_i and ε_i before x_i = Σ^{1/2} u_i, when Σ ≠ I
+};
+
+// One prompt, unpacked. Buffers are reused as in PromptColumns.
 struct Prompt {
   Eigen::MatrixXd x;      // d × (n+1); column i is x_i, the last column is the query x_{n+1}
   Eigen::VectorXd y;      // n+1 labels; y(n) is the query's target, never shown to the model
   Eigen::VectorXd w;      // the task's weights
-  Eigen::VectorXd draws;  // the sampler's scratch (the raw draws), reused between prompts
+  PromptColumns columns;  // the sampler's scratch: the prompt as drawn, before unpacking
 };
 
 // Draws covariates x = Σ^{1/2} u with u isotropic of unit covariance:
@@ -34,7 +42,8 @@ struct Prompt {
 //   sphere    u = √d·g/‖g‖  (uniform on the sphere of radius √d)
 //   gamma     u = √(d·s/(kθ))·g/‖g‖, s ~ Gamma(k, θ)  (heavy-tailed radius; the linicl train
 //             option --x-dist gamma scales Σ by kθ = E s, see make_problem)
-// weights w = Σ_w^{1/2} g, and labels y_i = wᵀx_i + σ ε_i.
+// weights w = Σ_w^{1/2} g, and labels y_i = wᵀx_i + σ ε_i (summed from σ ε_i in the order of the
+// coordinates, one fused multiply-add per term where the CPU has FMA).
 class TaskSampler {
  public:
   // sigma: Σ (d×d SPD), sigma_w: Σ_w (d×d SPD). Throws std::invalid_argument on bad specs
@@ -44,6 +53,9 @@ class TaskSampler {
   // Prompt `index` of `step` drawn from RandomStream(seed, Purpose::kPrompt, step, index): the same
   // prompt whatever thread draws it and in whatever order.
   void sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index, Prompt& out) const;
+  // The same prompt as drawn, before sample() unpacks it: the same numbers bit for bit.
+  void sample_columns(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
+                      PromptColumns& out) const;
 
   const TaskSpec& spec() const { return spec_; }
   const Eigen::MatrixXd& sigma() const { return sigma_; }
