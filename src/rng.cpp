@@ -1,5 +1,6 @@
 #include "linicl/rng.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #if defined(__AVX2__)
@@ -90,60 +91,73 @@ bool RandomStream::under_wedge(int layer, double z, double height) {
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
 #if defined(__AVX2__)
-  // Draws counter_+1 … counter_+4 at once. All four in the core: store them. Otherwise keep
-  // the lanes before the first one outside the core, resolve that one, and go on after it.
-  const __m256i key = _mm256_set1_epi64x(static_cast<long long>(key_));
+  // The words of up to kBlock draws ahead are hashed first, in a loop of its own: the core test
+  // below then starts from a load, and its chain of dependent operations is short enough for
+  // the CPU to overlap consecutive groups. (Hashing inside that loop made it latency-bound, at
+  // about 30 cycles per four draws.) A draw outside its core moves the next group to any
+  // offset in the block; its words are already there.
+  constexpr std::size_t kBlock = 64;
+  alignas(32) std::uint64_t bits[kBlock];
   const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
-  // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).
-  const auto words_after = [&](std::uint64_t counter) {
-    return _mm256_add_epi64(key,
-                            _mm256_set_epi64x(static_cast<long long>((counter + 4) * kGolden),
-                                              static_cast<long long>((counter + 3) * kGolden),
-                                              static_cast<long long>((counter + 2) * kGolden),
-                                              static_cast<long long>((counter + 1) * kGolden)));
-  };
-  std::uint64_t counter = counter_;
-  __m256i words = words_after(counter);
   while (i + 4 <= count) {
-    const __m256i bits = mix64(words);
-    alignas(32) std::int64_t layer[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(layer),
-                       _mm256_and_si256(bits, _mm256_set1_epi64x(127)));
-    const __m256d unit =
-        _mm256_mul_pd(_mm256_add_pd(to_double(_mm256_srli_epi64(bits, 11)), _mm256_set1_pd(0.5)),
-                      _mm256_set1_pd(0x1.0p-53));
-    const __m256d u = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), unit), _mm256_set1_pd(1.0));
-    const __m256d ratio = _mm256_set_pd(kZiggurat.ratio[layer[3]], kZiggurat.ratio[layer[2]],
-                                        kZiggurat.ratio[layer[1]], kZiggurat.ratio[layer[0]]);
-    const __m256d width = _mm256_set_pd(kZiggurat.x[layer[3]], kZiggurat.x[layer[2]],
-                                        kZiggurat.x[layer[1]], kZiggurat.x[layer[0]]);
-    const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
-    const int outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
-    _mm256_storeu_pd(out + i, _mm256_mul_pd(u, width));
-    if (__builtin_expect(outside == 0, 1)) {
-      counter += 4;
-      words = _mm256_add_epi64(words, stride);
-      i += 4;
-      continue;
+    // Words of draws counter_ + 1 + c, c < size: enough for the rest if all fall in the core.
+    const std::size_t size = std::min(kBlock, ((count - i) & ~std::size_t{3}) + 4);
+    // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).
+    __m256i words =
+        _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(key_)),
+                         _mm256_set_epi64x(static_cast<long long>((counter_ + 4) * kGolden),
+                                           static_cast<long long>((counter_ + 3) * kGolden),
+                                           static_cast<long long>((counter_ + 2) * kGolden),
+                                           static_cast<long long>((counter_ + 1) * kGolden)));
+    for (std::size_t c = 0; c < size; c += 4, words = _mm256_add_epi64(words, stride)) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + c), mix64(words));
     }
-    // Draw counter + 1 + first is the first outside its core; the lanes before it are done.
-    const int first = __builtin_ctz(static_cast<unsigned>(outside));
-    if (layer[first] == 0) {
-      counter_ = counter + first;
-      out[i + first] = normal();  // the tail, resolved by normal() as it would be
-      counter = counter_;
-      i += first + 1;
-    } else {
+    // Four draws at a time from offset c. All four in the core: store them. Otherwise keep the
+    // lanes before the first one outside the core, resolve that one, and go on after it.
+    std::size_t c = 0;
+    bool moved_counter = false;  // by normal(), for a tail draw
+    while (c + 4 <= size && i + 4 <= count) {
+      const std::uint64_t* draw = bits + c;
+      const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(draw));
+      const __m256d unit =
+          _mm256_mul_pd(_mm256_add_pd(to_double(_mm256_srli_epi64(word, 11)), _mm256_set1_pd(0.5)),
+                        _mm256_set1_pd(0x1.0p-53));
+      const __m256d u =
+          _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), unit), _mm256_set1_pd(1.0));
+      const __m256d ratio =
+          _mm256_set_pd(kZiggurat.ratio[draw[3] & 127], kZiggurat.ratio[draw[2] & 127],
+                        kZiggurat.ratio[draw[1] & 127], kZiggurat.ratio[draw[0] & 127]);
+      const __m256d width = _mm256_set_pd(kZiggurat.x[draw[3] & 127], kZiggurat.x[draw[2] & 127],
+                                          kZiggurat.x[draw[1] & 127], kZiggurat.x[draw[0] & 127]);
+      const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
+      const int outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
+      _mm256_storeu_pd(out + i, _mm256_mul_pd(u, width));
+      if (__builtin_expect(outside == 0, 1)) {
+        c += 4;
+        i += 4;
+        continue;
+      }
+      // Draw c + first is the first outside its core; the lanes before it are done.
+      const auto first = static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(outside)));
+      const int layer = static_cast<int>(draw[first] & 127);
+      if (layer == 0) {
+        counter_ += c + first;
+        out[i + first] = normal();  // the tail, resolved by normal() as it would be
+        i += first + 1;
+        moved_counter = true;
+        break;
+      }
       // A wedge: its z = u·x[layer] is in place; the next draw is its uniform height, as in
       // normal_outside_core(). Accepted: keep z. Rejected: normal() would draw again, which is
       // the stream carrying on after the height.
-      counter += first + 2;
-      const double height = uniform_of(mix64(key_ + counter * kGolden));
-      i += first + (under_wedge(static_cast<int>(layer[first]), out[i + first], height) ? 1 : 0);
+      const std::size_t height = c + first + 1;
+      const std::uint64_t height_bits =
+          height < size ? bits[height] : mix64(key_ + (counter_ + height + 1) * kGolden);
+      i += first + (under_wedge(layer, out[i + first], uniform_of(height_bits)) ? 1 : 0);
+      c = height + 1;
     }
-    words = words_after(counter);
+    if (!moved_counter) counter_ += c;
   }
-  counter_ = counter;
 #endif
   for (; i < count; ++i) {
     const Draw draw = split(next_u64());
