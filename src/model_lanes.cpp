@@ -64,6 +64,24 @@ void product(const A& a, const B& b, double alpha, const double* base, double* c
   }
 }
 
+// out = v + A v (T: v + Aᵀ v) for batched A (M×M) and v (M), each out_i summed from v_i over j
+// in order. All rows at once: their M·kLanes sums are independent chains, where one row at a
+// time waited on M multiply-adds in a row.
+template <int M, bool T>
+void add_product(const double* a, const double* v, double* out) {
+  double sum[M][W];
+  for (int i = 0; i < M; ++i) std::copy_n(v + i * W, W, sum[i]);
+  for (int j = 0; j < M; ++j) {
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const double* aij = a + (T ? j * M + i : i * M + j) * W;
+#pragma omp simd
+      for (int l = 0; l < W; ++l) sum[i][l] += aij[l] * v[j * W + l];
+    }
+  }
+  for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
+}
+
 // sums[e] = Σ_l t[e][l] for the `count` elements of t ([count][kLanes]), each summed in lane
 // order starting from 0.0. With AVX, four elements at a time: a 4×4 transpose puts lane l of
 // the four into one register, and the adds run in the same order as the scalar loop's.
@@ -142,18 +160,7 @@ void forward_sized(const Weights& w, const LanePrompts& prompts, LaneTape& tape,
       }
     }
     // q_{ℓ+1} = q_ℓ + K_ℓ q_ℓ
-    const double* q = &tape.query[layer * kVec];
-    double* q_next = &tape.query[(layer + 1) * kVec];
-    for (int i = 0; i < M; ++i) {
-      double sum[W];
-      std::copy_n(q + i * W, W, sum);
-      for (int j = 0; j < M; ++j) {
-        const double* kij = k + (i * M + j) * W;
-#pragma omp simd
-        for (int l = 0; l < W; ++l) sum[l] += kij[l] * q[j * W + l];
-      }
-      std::copy_n(sum, W, q_next + i * W);
-    }
+    add_product<M, false>(k, &tape.query[layer * kVec], &tape.query[(layer + 1) * kVec]);
   }
   const double* q_last = &tape.query[w.layers * kVec];
   for (int l = 0; l < W; ++l) prediction[l] = -q_last[(M - 1) * W + l];  // ŷ = −[q_L]_{d+1}
@@ -227,16 +234,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
     }
     if (!below) break;
     // q̄ = Aᵀ q̄'
-    for (int i = 0; i < M; ++i) {
-      double sum[W];
-      std::copy_n(&query_grad[i * W], W, sum);
-      for (int j = 0; j < M; ++j) {
-        const double* kji = k + (j * M + i) * W;
-#pragma omp simd
-        for (int l = 0; l < W; ++l) sum[l] += kji[l] * query_grad[j * W + l];
-      }
-      std::copy_n(sum, W, &ws.next_query_grad[i * W]);
-    }
+    add_product<M, true>(k, query_grad, ws.next_query_grad.data());
     std::swap(ws.gram_grad, ws.next_gram_grad);
     std::swap(ws.query_grad, ws.next_query_grad);
     has_gram_grad = true;
