@@ -94,13 +94,16 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
   // The words of up to kBlock draws ahead are hashed first, in a loop of its own: the core test
   // below then starts from a load, and its chain of dependent operations is short enough for
   // the CPU to overlap consecutive groups. (Hashing inside that loop made it latency-bound, at
-  // about 30 cycles per four draws.) A draw outside its core moves the next group to any
-  // offset in the block; its words are already there.
+  // about 30 cycles per four draws.) A wedge draw moves the next group to any offset in the
+  // block, whose words are already there; a tail draw goes to normal(), and the block is
+  // hashed again after it.
   constexpr std::size_t kBlock = 64;
   alignas(32) std::uint64_t bits[kBlock];
   const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
   while (i + 4 <= count) {
-    // Words of draws counter_ + 1 + c, c < size: enough for the rest if all fall in the core.
+    // Words of draws counter_ + 1 + c, c < size: the rest's whole groups of four, and one group
+    // more for the words that wedge heights and redraws take (the scalar loop below does any
+    // last one to three draws).
     const std::size_t size = std::min(kBlock, ((count - i) & ~std::size_t{3}) + 4);
     // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).
     __m256i words =

@@ -12,50 +12,65 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
     REQUIRE(has_lane_kernels(d + 1));
     for (int layers : {1, 3}) {
       for (int heads : {1, 2}) {
-        for (int count : {1, 5, kLanes}) {
-          INFO("d = " << d << ", L = " << layers << ", H = " << heads << ", prompts " << count);
-          const TaskSampler sampler = make_sampler(d, 11, 0.3, 6.0);
-          const Weights w = random_weights(layers, heads, d, 7 * d + layers, 0.3);
-          std::vector<Prompt> prompts(count);
-          std::vector<PromptColumns> columns(count);
-          for (int b = 0; b < count; ++b) {
-            sampler.sample(4, 2, b, prompts[b]);
-            sampler.sample_columns(4, 2, b, columns[b]);
-          }
-          double dloss[kLanes] = {};
-          for (int b = 0; b < count; ++b) dloss[b] = 0.3 * (b + 1) - 1.0;
-
-          // One prompt at a time.
-          Weights expected(layers, heads, d);
-          expected.set_zero();
-          std::vector<double> expected_prediction(count);
-          Tape tape;
-          Workspace ws;
-          for (int b = 0; b < count; ++b) {
-            EmbeddedPrompt e;
-            embed(prompts[b], e);
-            expected_prediction[b] = forward(w, e, tape, ws);
-            backward(w, e, tape, dloss[b], expected, ws);
-          }
-          // All at once.
+        for (int n : {1, 11}) {  // n = 1, d = 1: fewer columns than one four-wide transpose
+          // Reused from full to partial batches: lanes past count must be zeroed, not left over.
           LanePrompts lanes;
-          embed_lanes(columns.data(), count, lanes);
-          LaneTape lane_tape;
-          LaneWorkspace lane_ws;
-          double prediction[kLanes];
-          forward_lanes(w, lanes, lane_tape, lane_ws, prediction);
-          Weights grad(layers, heads, d);
-          grad.set_zero();
-          backward_lanes(w, lanes, lane_tape, dloss, grad, lane_ws);
+          for (int count : {kLanes, 1, 5}) {
+            INFO("d = " << d << ", n = " << n << ", L = " << layers << ", H = " << heads
+                        << ", prompts " << count);
+            const TaskSampler sampler = make_sampler(d, n, 0.3, 6.0);
+            const Weights w = random_weights(layers, heads, d, 7 * d + layers, 0.3);
+            std::vector<Prompt> prompts(count);
+            std::vector<PromptColumns> columns(count);
+            for (int b = 0; b < count; ++b) {
+              sampler.sample(4, 2, b, prompts[b]);
+              sampler.sample_columns(4, 2, b, columns[b]);
+            }
+            double dloss[kLanes] = {};
+            for (int b = 0; b < count; ++b) dloss[b] = 0.3 * (b + 1) - 1.0;
 
-          for (int b = 0; b < count; ++b) {
-            CHECK(prediction[b] == Approx(expected_prediction[b]).epsilon(1e-12).margin(1e-12));
-          }
-          for (int b = count; b < kLanes; ++b) CHECK(prediction[b] == 0.0);
-          for (std::size_t i = 0; i < grad.P.size(); ++i) {
-            const double scale = expected.P[i].norm() + expected.Q[i].norm();
-            CHECK((grad.P[i] - expected.P[i]).norm() <= 1e-12 * scale);
-            CHECK((grad.Q[i] - expected.Q[i]).norm() <= 1e-12 * scale);
+            // One prompt at a time.
+            Weights expected(layers, heads, d);
+            expected.set_zero();
+            std::vector<double> expected_prediction(count);
+            Tape tape;
+            Workspace ws;
+            for (int b = 0; b < count; ++b) {
+              EmbeddedPrompt e;
+              embed(prompts[b], e);
+              expected_prediction[b] = forward(w, e, tape, ws);
+              backward(w, e, tape, dloss[b], expected, ws);
+            }
+            // All at once.
+            embed_lanes(columns.data(), count, lanes);
+            for (int l = count; l < kLanes; ++l) {
+              for (std::size_t e = l; e < lanes.gram.size(); e += kLanes)
+                CHECK(lanes.gram[e] == 0.0);
+              for (std::size_t e = l; e < lanes.query.size(); e += kLanes) {
+                CHECK(lanes.query[e] == 0.0);
+              }
+              for (std::size_t e = l; e < lanes.columns.size(); e += kLanes) {
+                CHECK(lanes.columns[e] == 0.0);
+              }
+              CHECK(lanes.target[l] == 0.0);
+            }
+            LaneTape lane_tape;
+            LaneWorkspace lane_ws;
+            double prediction[kLanes];
+            forward_lanes(w, lanes, lane_tape, lane_ws, prediction);
+            Weights grad(layers, heads, d);
+            grad.set_zero();
+            backward_lanes(w, lanes, lane_tape, dloss, grad, lane_ws);
+
+            for (int b = 0; b < count; ++b) {
+              CHECK(prediction[b] == Approx(expected_prediction[b]).epsilon(1e-12).margin(1e-12));
+            }
+            for (int b = count; b < kLanes; ++b) CHECK(prediction[b] == 0.0);
+            for (std::size_t i = 0; i < grad.P.size(); ++i) {
+              const double scale = expected.P[i].norm() + expected.Q[i].norm();
+              CHECK((grad.P[i] - expected.P[i]).norm() <= 1e-12 * scale);
+              CHECK((grad.Q[i] - expected.Q[i]).norm() <= 1e-12 * scale);
+            }
           }
         }
       }

@@ -207,6 +207,53 @@ TEST_CASE("task: labels are summed from the noise in coordinate order", "[task]"
   }
 }
 
+TEST_CASE("task: draws follow the documented order for every law and covariance", "[task]") {
+  // Each prompt rebuilt from its stream: g, then per column u_i (the law's radius draw after
+  // its coordinates) and ε_i; w = Σ_w^{1/2} g, x_i = Σ^{1/2} u_i. One PromptColumns is reused
+  // across laws and covariances, so a stale scratch buffer would show.
+  const Eigen::MatrixXd rotated = rotated_sigma(10.0, kDim);
+  const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(kDim, kDim);
+  PromptColumns columns;
+  for (XDist dist : {XDist::kGaussian, XDist::kUniform, XDist::kStudentT}) {
+    for (const Eigen::MatrixXd* sigma : {&identity, &rotated}) {
+      for (const Eigen::MatrixXd* sigma_w : {&rotated, &identity}) {
+        const TaskSampler sampler(task_spec(dist, 0.4), *sigma, *sigma_w);
+        const Eigen::MatrixXd root = linicl::spd_roots(*sigma).sqrt;
+        const Eigen::MatrixXd root_w = linicl::spd_roots(*sigma_w).sqrt;
+        for (int b = 0; b < 3; ++b) {
+          sampler.sample_columns(6, 2, b, columns);
+          RandomStream rs(6, Purpose::kPrompt, 2, b);
+          Eigen::VectorXd g(kDim), u(kDim);
+          for (int j = 0; j < kDim; ++j) g[j] = rs.normal();
+          const Eigen::VectorXd w = root_w * g;
+          REQUIRE((columns.w - w).norm() <= 1e-14 * w.norm());
+          for (int i = 0; i <= kContext; ++i) {
+            for (int j = 0; j < kDim; ++j) {
+              u[j] = dist == XDist::kUniform ? std::sqrt(3.0) * (2.0 * rs.uniform() - 1.0)
+                                             : rs.normal();
+            }
+            if (dist == XDist::kStudentT) {
+              const double dof = sampler.spec().dof;
+              u *= std::sqrt((dof - 2.0) / rs.gamma(0.5 * dof, 2.0));
+            }
+            const Eigen::VectorXd x = root * u;
+            REQUIRE((columns.z.col(i).head(kDim) - x).norm() <= 1e-14 * x.norm());
+            double y = 0.4 * rs.normal();  // σ ε_i, then the sampler's own x_i and w
+            for (int j = 0; j < kDim; ++j) {
+#if defined(__FMA__)
+              y = std::fma(columns.z(j, i), columns.w[j], y);
+#else
+              y = columns.z(j, i) * columns.w[j] + y;
+#endif
+            }
+            REQUIRE(columns.z(kDim, i) == y);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("task: sample_columns() is sample() before unpacking", "[task]") {
   const Eigen::MatrixXd sigma = rotated_sigma(10.0, kDim);
   const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(kDim, kDim);

@@ -24,7 +24,8 @@ struct TaskSpec {
 struct PromptColumns {
   Eigen::MatrixXd z;
   Eigen::VectorXd w;
-  Eigen::MatrixXd draws;  // scratch: u_i and ε_i before x_i = Σ^{1/2} u_i, when Σ ≠ I
+  Eigen::MatrixXd draws;  // scratch: g when Σ_w ≠ I, then u_i and ε_i before x_i = Σ^{1/2} u_i
+                          // when Σ ≠ I
 };
 
 // One prompt, unpacked. Buffers are reused as in PromptColumns.
@@ -43,7 +44,8 @@ struct Prompt {
 //   gamma     u = √(d·s/(kθ))·g/‖g‖, s ~ Gamma(k, θ)  (heavy-tailed radius; the linicl train
 //             option --x-dist gamma scales Σ by kθ = E s, see make_problem)
 // weights w = Σ_w^{1/2} g, and labels y_i = wᵀx_i + σ ε_i (summed from σ ε_i in the order of the
-// coordinates, one fused multiply-add per term where the CPU has FMA).
+// coordinates, one fused multiply-add per term where the build targets FMA, as -march=native
+// does on such a CPU).
 class TaskSampler {
  public:
   // sigma: Σ (d×d SPD), sigma_w: Σ_w (d×d SPD). Throws std::invalid_argument on bad specs
