@@ -82,6 +82,18 @@ void add_product(const double* a, const double* v, double* out) {
   for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
 }
 
+#if defined(__AVX__)
+// The 4×4 transpose of four registers: out[k] holds element k of in[0], …, in[3].
+inline void transpose4(const __m256d in[4], __m256d out[4]) {
+  const __m256d even01 = _mm256_unpacklo_pd(in[0], in[1]), odd01 = _mm256_unpackhi_pd(in[0], in[1]);
+  const __m256d even23 = _mm256_unpacklo_pd(in[2], in[3]), odd23 = _mm256_unpackhi_pd(in[2], in[3]);
+  out[0] = _mm256_permute2f128_pd(even01, even23, 0x20);
+  out[1] = _mm256_permute2f128_pd(odd01, odd23, 0x20);
+  out[2] = _mm256_permute2f128_pd(even01, even23, 0x31);
+  out[3] = _mm256_permute2f128_pd(odd01, odd23, 0x31);
+}
+#endif
+
 // sums[e] = Σ_l t[e][l] for the `count` elements of t ([count][kLanes]), each summed in lane
 // order starting from 0.0. With AVX, four elements at a time: a 4×4 transpose puts lane l of
 // the four into one register, and the adds run in the same order as the scalar loop's.
@@ -93,14 +105,10 @@ void lane_sums(const double* t, std::size_t count, double* sums) {
     __m256d acc = _mm256_setzero_pd();
     for (int half = 0; half < 2; ++half) {  // lanes 0-3, then 4-7
       const double* v = t + e * W + 4 * half;
-      const __m256d r0 = _mm256_loadu_pd(v), r1 = _mm256_loadu_pd(v + W);
-      const __m256d r2 = _mm256_loadu_pd(v + 2 * W), r3 = _mm256_loadu_pd(v + 3 * W);
-      const __m256d even01 = _mm256_unpacklo_pd(r0, r1), odd01 = _mm256_unpackhi_pd(r0, r1);
-      const __m256d even23 = _mm256_unpacklo_pd(r2, r3), odd23 = _mm256_unpackhi_pd(r2, r3);
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(even01, even23, 0x20));  // lane 0
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(odd01, odd23, 0x20));    // lane 1
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(even01, even23, 0x31));  // lane 2
-      acc = _mm256_add_pd(acc, _mm256_permute2f128_pd(odd01, odd23, 0x31));    // lane 3
+      __m256d rows[4], lanes[4];  // four elements' lanes; then lane k of the four elements
+      for (int k = 0; k < 4; ++k) rows[k] = _mm256_loadu_pd(v + k * W);
+      transpose4(rows, lanes);
+      for (int k = 0; k < 4; ++k) acc = _mm256_add_pd(acc, lanes[k]);  // lanes in order
     }
     _mm256_storeu_pd(sums + e, acc);
   }
@@ -296,16 +304,12 @@ void columns_lanes(const PromptColumns* prompts, int count, int n, double* z, do
 #if defined(__AVX__)
   for (; e + 4 <= size; e += 4) {
     for (int l = 0; l < W; l += 4) {
-      __m256d r[4];
+      __m256d runs[4], columns[4];  // four lanes' runs e…e+3; then element e + k of the four
       for (int k = 0; k < 4; ++k) {
-        r[k] = lane_z[l + k] ? _mm256_loadu_pd(lane_z[l + k] + e) : _mm256_setzero_pd();
+        runs[k] = lane_z[l + k] ? _mm256_loadu_pd(lane_z[l + k] + e) : _mm256_setzero_pd();
       }
-      const __m256d low01 = _mm256_unpacklo_pd(r[0], r[1]), high01 = _mm256_unpackhi_pd(r[0], r[1]);
-      const __m256d low23 = _mm256_unpacklo_pd(r[2], r[3]), high23 = _mm256_unpackhi_pd(r[2], r[3]);
-      _mm256_storeu_pd(z + e * W + l, _mm256_permute2f128_pd(low01, low23, 0x20));
-      _mm256_storeu_pd(z + (e + 1) * W + l, _mm256_permute2f128_pd(high01, high23, 0x20));
-      _mm256_storeu_pd(z + (e + 2) * W + l, _mm256_permute2f128_pd(low01, low23, 0x31));
-      _mm256_storeu_pd(z + (e + 3) * W + l, _mm256_permute2f128_pd(high01, high23, 0x31));
+      transpose4(runs, columns);
+      for (int k = 0; k < 4; ++k) _mm256_storeu_pd(z + (e + k) * W + l, columns[k]);
     }
   }
 #endif

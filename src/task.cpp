@@ -94,29 +94,26 @@ inline double multiply_add(double a, double b, double c) {
 #endif
 }
 
-// y_i = σ ε_i + Σ_j w_j x_ij in place of ε_i in every column z_i = [x_i; ε_i] (d+1 rows),
-// summed from σ ε_i over j in order. Eight columns at a time, so that eight independent sums
-// hide the latency of the multiply-adds (d = 50: 50 in a row per column).
+// y_i = σ ε_i + Σ_j w_j x_ij in place of ε_i in the `Width` columns z_i = [x_i; ε_i] (d+1 rows)
+// from z, each summed from σ ε_i over j in order.
+template <Eigen::Index Width>
+void add_labels_of(double noise, const double* w, Eigen::Index d, double* z) {
+  const Eigen::Index m = d + 1;
+  double sum[Width];
+  for (Eigen::Index b = 0; b < Width; ++b) sum[b] = noise * z[b * m + d];
+  for (Eigen::Index j = 0; j < d; ++j) {
+    for (Eigen::Index b = 0; b < Width; ++b) sum[b] = multiply_add(z[b * m + j], w[j], sum[b]);
+  }
+  for (Eigen::Index b = 0; b < Width; ++b) z[b * m + d] = sum[b];
+}
+
+// The labels of all columns, eight at a time, so that eight independent sums hide the latency
+// of the multiply-adds (d = 50: 50 in a row per column).
 void add_labels(double noise, const double* w, Eigen::Index d, Eigen::Index columns, double* z) {
   constexpr Eigen::Index kBlock = 8;
-  const Eigen::Index m = d + 1;
   Eigen::Index i = 0;
-  for (; i + kBlock <= columns; i += kBlock) {
-    double* const block = z + i * m;
-    double sum[kBlock];
-    for (Eigen::Index b = 0; b < kBlock; ++b) sum[b] = noise * block[b * m + d];
-    for (Eigen::Index j = 0; j < d; ++j) {
-      for (Eigen::Index b = 0; b < kBlock; ++b)
-        sum[b] = multiply_add(block[b * m + j], w[j], sum[b]);
-    }
-    for (Eigen::Index b = 0; b < kBlock; ++b) block[b * m + d] = sum[b];
-  }
-  for (; i < columns; ++i) {
-    double* const column = z + i * m;
-    double sum = noise * column[d];
-    for (Eigen::Index j = 0; j < d; ++j) sum = multiply_add(column[j], w[j], sum);
-    column[d] = sum;
-  }
+  for (; i + kBlock <= columns; i += kBlock) add_labels_of<kBlock>(noise, w, d, z + i * (d + 1));
+  for (; i < columns; ++i) add_labels_of<1>(noise, w, d, z + i * (d + 1));
 }
 
 }  // namespace
