@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
 
@@ -20,7 +20,7 @@ double density(double x) {
   return std::exp(-0.5 * x * x);
 }
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 // Four lanes of the scalar arithmetic of next_u64() and split(), operation for operation and
 // in the same order, so every result is the same bit for bit. (The compiler may fuse 2·t − 1
 // here and there; 2·t is exact, so the fused and unfused results agree.)
@@ -50,6 +50,11 @@ __m256d to_double(__m256i v) {
       _mm256_sub_pd(_mm256_castsi256_pd(high), _mm256_set1_pd(0x1.0p84 + 0x1.0p52));
   return _mm256_add_pd(high_part, _mm256_castsi256_pd(low));
 }
+
+// The 16 bytes at `low` into the low half of a register, those at `high` into the high half.
+__m256d load_pair(const double& low, const double& high) {
+  return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(&low)), _mm_load_pd(&high), 1);
+}
 #endif
 
 }  // namespace
@@ -61,7 +66,17 @@ RandomStream::Ziggurat::Ziggurat() {
     x[i] = std::sqrt(-2.0 * std::log(density(x[i - 1]) + kLayerArea / x[i - 1]));
   }
   x[128] = 0.0;
-  for (int i = 0; i < 128; ++i) ratio[i] = x[i + 1] / x[i];
+  for (int i = 0; i < 128; ++i) core[i] = {x[i + 1] / x[i], x[i]};
+  // In layer i ≥ 1 the exponents s of under_wedge() lie within w = (x[i]² − x[i+1]²)/2 of zero
+  // (|z| between x[i+1] and x[i], widened for roundings), where the Taylor remainder is at most
+  // w⁷/7!·e^w for each exponential; the guess, a convex combination of the two, is then within
+  // that of the exact rule's value. Twice it, plus 1e-13 for roundings on either side, is the
+  // margin: 9.3e-5 in layer 1, the widest wedge, and within 1e-15 of 1e-13 in most layers.
+  wedge_margin[0] = 0.0;  // the base layer has a tail, not a wedge
+  for (int i = 1; i < 128; ++i) {
+    const double w = 0.5 * (x[i] * x[i] - x[i + 1] * x[i + 1]) * (1 + 1e-12) + 1e-15;
+    wedge_margin[i] = 2.0 * std::pow(w, 7) / 5040.0 * std::exp(w) + 1e-13;
+  }
 }
 
 const RandomStream::Ziggurat RandomStream::kZiggurat;
@@ -80,17 +95,47 @@ double RandomStream::normal_outside_core(int layer, double u) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-bool RandomStream::under_wedge(int layer, double z, double height) {
-  // The wedge between f(x[layer]) and f(x[layer+1]): accept z if a uniform height there lies
-  // under f(z). Both sides are divided by f(z), so only differences of squares appear.
-  const double low = std::exp(-0.5 * (kZiggurat.x[layer] * kZiggurat.x[layer] - z * z));
-  const double high = std::exp(-0.5 * (kZiggurat.x[layer + 1] * kZiggurat.x[layer + 1] - z * z));
+namespace {
+
+// The exponents of the wedge rule: e^s_low = f(x[layer])/f(z) and e^s_high = f(x[layer+1])/f(z).
+struct WedgeExponents {
+  double low, high;
+};
+WedgeExponents wedge_exponents(double x_low, double x_high, double z) {
+  return {-0.5 * (x_low * x_low - z * z), -0.5 * (x_high * x_high - z * z)};
+}
+
+// e^s to degree 6 of its Taylor series, |s| < 1 here.
+double taylor_exp(double s) {
+  return 1.0 +
+         s * (1.0 + s * (0.5 + s * (1.0 / 6 + s * (1.0 / 24 + s * (1.0 / 120 + s * (1.0 / 720))))));
+}
+
+}  // namespace
+
+bool RandomStream::under_wedge_exact(int layer, double z, double height) {
+  const auto s = wedge_exponents(kZiggurat.x[layer], kZiggurat.x[layer + 1], z);
+  const double low = std::exp(s.low), high = std::exp(s.high);
   return low + height * (high - low) < 1.0;
+}
+
+bool RandomStream::under_wedge(int layer, double z, double height) {
+  // The rule's value low + height·(high − low) from polynomials in place of the exponentials:
+  // a guess farther than the layer's margin from 1 falls on the same side as the exact value.
+  // Only the rare guess within the margin pays for two exps. Both sides of the guess give a
+  // result without a branch, which a wedge's accept-or-reject would mispredict half the time.
+  const auto s = wedge_exponents(kZiggurat.x[layer], kZiggurat.x[layer + 1], z);
+  const double low = taylor_exp(s.low);
+  const double guess = low + height * (taylor_exp(s.high) - low);
+  if (__builtin_expect(std::abs(guess - 1.0) <= kZiggurat.wedge_margin[layer], 0)) {
+    return under_wedge_exact(layer, z, height);
+  }
+  return guess < 1.0;
 }
 
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
   // The words of up to kBlock draws ahead are hashed first, in a loop of its own: the core test
   // below then starts from a load, and its chain of dependent operations is short enough for
   // the CPU to overlap consecutive groups. (Hashing inside that loop made it latency-bound, at
@@ -119,27 +164,33 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
     // lanes before the first one outside the core, resolve that one, and go on after it.
     std::size_t c = 0;
     bool moved_counter = false;  // by normal(), for a tail draw
-    while (c + 4 <= size && i + 4 <= count) {
+    for (;;) {
       const std::uint64_t* draw = bits + c;
-      const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(draw));
-      const __m256d unit =
-          _mm256_mul_pd(_mm256_add_pd(to_double(_mm256_srli_epi64(word, 11)), _mm256_set1_pd(0.5)),
-                        _mm256_set1_pd(0x1.0p-53));
-      const __m256d u =
-          _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(2.0), unit), _mm256_set1_pd(1.0));
-      const __m256d ratio =
-          _mm256_set_pd(kZiggurat.ratio[draw[3] & 127], kZiggurat.ratio[draw[2] & 127],
-                        kZiggurat.ratio[draw[1] & 127], kZiggurat.ratio[draw[0] & 127]);
-      const __m256d width = _mm256_set_pd(kZiggurat.x[draw[3] & 127], kZiggurat.x[draw[2] & 127],
-                                          kZiggurat.x[draw[1] & 127], kZiggurat.x[draw[0] & 127]);
-      const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
-      const int outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
-      _mm256_storeu_pd(out + i, _mm256_mul_pd(u, width));
-      if (__builtin_expect(outside == 0, 1)) {
-        c += 4;
-        i += 4;
-        continue;
+      double* to = out + i;
+      int outside = 0;
+      for (std::size_t groups = std::min(size - c, count - i) / 4; groups > 0;
+           --groups, draw += 4, to += 4) {
+        const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(draw));
+        // u = 2·((m + ½)·2⁻⁵³) − 1 as split() forms it; 2·2⁻⁵³ = 2⁻⁵² scales exactly, so one
+        // fused multiply-add rounds as split()'s last subtraction does.
+        const __m256d u = _mm256_fmadd_pd(
+            _mm256_add_pd(to_double(_mm256_srli_epi64(word, 11)), _mm256_set1_pd(0.5)),
+            _mm256_set1_pd(0x1.0p-52), _mm256_set1_pd(-1.0));
+        // (ratio, width) of lanes 0 and 2, 1 and 3; then the ratios and the widths.
+        const __m256d cores02 =
+            load_pair(kZiggurat.core[draw[0] & 127].ratio, kZiggurat.core[draw[2] & 127].ratio);
+        const __m256d cores13 =
+            load_pair(kZiggurat.core[draw[1] & 127].ratio, kZiggurat.core[draw[3] & 127].ratio);
+        const __m256d ratio = _mm256_unpacklo_pd(cores02, cores13);
+        const __m256d width = _mm256_unpackhi_pd(cores02, cores13);
+        const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
+        outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
+        _mm256_storeu_pd(to, _mm256_mul_pd(u, width));
+        if (__builtin_expect(outside != 0, 0)) break;
       }
+      c = static_cast<std::size_t>(draw - bits);
+      i = static_cast<std::size_t>(to - out);
+      if (outside == 0) break;  // the block or the output is used up
       // Draw c + first is the first outside its core; the lanes before it are done.
       const auto first = static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(outside)));
       const int layer = static_cast<int>(draw[first] & 127);
@@ -158,14 +209,16 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
           height < size ? bits[height] : mix64(key_ + (counter_ + height + 1) * kGolden);
       i += first + (under_wedge(layer, out[i + first], uniform_of(height_bits)) ? 1 : 0);
       c = height + 1;
+      if (c > size) break;  // the height was the word after the block
     }
     if (!moved_counter) counter_ += c;
   }
 #endif
   for (; i < count; ++i) {
     const Draw draw = split(next_u64());
-    if (__builtin_expect(std::abs(draw.u) < kZiggurat.ratio[draw.layer], 1)) {
-      out[i] = draw.u * kZiggurat.x[draw.layer];
+    const Core& core = kZiggurat.core[draw.layer];
+    if (__builtin_expect(std::abs(draw.u) < core.ratio, 1)) {
+      out[i] = draw.u * core.width;
     } else {
       --counter_;
       out[i] = normal();

@@ -102,3 +102,38 @@ TEST_CASE("fill_normals() agrees with normal() for every short count and offset"
     }
   }
 }
+
+TEST_CASE("under_wedge() decides as the exp-based rule, at its boundary too", "[rng]") {
+  // In every layer's wedge (|z| between x[layer+1] and x[layer]): random heights, and the heights
+  // where the rule's value low + height·(high − low) crosses 1, walked one ulp at a time so that
+  // the exact rule flips inside the walk (the polynomial guess must then fall back to it).
+  RandomStream rs(12, Purpose::kTest);
+  int flips = 0;
+  for (int layer = 1; layer < 128; ++layer) {
+    const double outer = RandomStream::layer_edge(layer),
+                 inner = RandomStream::layer_edge(layer + 1);
+    for (int k = 0; k < 16; ++k) {
+      const double z = (k % 2 ? -1 : 1) * (inner + (outer - inner) * (k + 0.5) / 16);
+      INFO("layer " << layer << " z " << z);
+      for (int r = 0; r < 64; ++r) {
+        const double height = rs.uniform();
+        REQUIRE(RandomStream::under_wedge(layer, z, height) ==
+                RandomStream::under_wedge_exact(layer, z, height));
+      }
+      const double low = std::exp(-0.5 * (outer * outer - z * z));
+      const double high = std::exp(-0.5 * (inner * inner - z * z));
+      const double crossing = (1.0 - low) / (high - low);
+      if (!(crossing > 0.0 && crossing < 1.0)) continue;
+      double height = crossing;
+      for (int step = 0; step < 64; ++step) height = std::nextafter(height, 0.0);
+      bool previous = RandomStream::under_wedge_exact(layer, z, height);
+      for (int step = 0; step < 128; ++step, height = std::nextafter(height, 1.0)) {
+        const bool exact = RandomStream::under_wedge_exact(layer, z, height);
+        REQUIRE(RandomStream::under_wedge(layer, z, height) == exact);
+        flips += exact != previous;
+        previous = exact;
+      }
+    }
+  }
+  CHECK(flips > 1000);  // the walks do cross the boundary
+}

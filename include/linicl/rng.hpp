@@ -55,7 +55,8 @@ class RandomStream {
   double normal() {
     for (;;) {
       const Draw draw = split(next_u64());
-      if (std::abs(draw.u) < kZiggurat.ratio[draw.layer]) return draw.u * kZiggurat.x[draw.layer];
+      const Core& core = kZiggurat.core[draw.layer];
+      if (std::abs(draw.u) < core.ratio) return draw.u * core.width;
       if (const double z = normal_outside_core(draw.layer, draw.u); !std::isnan(z)) return z;
     }
   }
@@ -65,6 +66,16 @@ class RandomStream {
   // a draw outside the core is resolved exactly as normal() would: a wedge in place, with the
   // next word as its height, a tail draw by normal() itself.
   void fill_normals(double* out, std::size_t count);
+
+  // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
+  // uniform draw `height`: under_wedge_exact() (one function for normal() and fill_normals(), so
+  // both decide alike), settled without exp for all but about 1 in 200,000 draws.
+  static bool under_wedge(int layer, double z, double height);
+  // The wedge rule itself: a uniform height between f(x[layer]) and f(x[layer+1]) lies under
+  // f(z), both sides divided by f(z) so that only differences of squares appear.
+  static bool under_wedge_exact(int layer, double z, double height);
+  // x[i] of the ziggurat (i = 0 … 128, see Ziggurat below); public for the tests.
+  static double layer_edge(int i) { return kZiggurat.x[i]; }
 
   // Gamma(shape k, scale θ) by Marsaglia–Tsang; for k < 1 use Gamma(k+1)·U^{1/k}.
   double gamma(double shape, double scale) {
@@ -90,9 +101,16 @@ class RandomStream {
  private:
   // The 128 layers of equal area under exp(−x²/2): x[0] = v/f(r) is the width of the base
   // layer (core plus tail), x[1] = r, x[i+1] = f⁻¹(f(x[i]) + v/x[i]), x[128] = 0; a draw with
-  // |u| < ratio[i] = x[i+1]/x[i] lies under the curve for sure.
+  // |u| < core[i].ratio = x[i+1]/x[i] lies under the curve for sure, at u·core[i].width = u·x[i]
+  // (side by side, so that fill_normals() reads both with one load). wedge_margin[i] bounds how
+  // far under_wedge()'s polynomial guess can be from its exact rule in layer i.
+  struct alignas(16) Core {
+    double ratio, width;
+  };
   struct Ziggurat {
-    double x[129], ratio[128];
+    double x[129];
+    Core core[128];
+    double wedge_margin[128];
     Ziggurat();
   };
   static const Ziggurat kZiggurat;
@@ -110,10 +128,6 @@ class RandomStream {
   // The rare draws outside the core: a tail sample for layer 0, otherwise u·x[layer] if it
   // falls under the curve in the layer's wedge, else NaN (draw again).
   double normal_outside_core(int layer, double u);
-  // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
-  // uniform draw `height` (one function for normal() and fill_normals(), so both decide alike).
-  static bool under_wedge(int layer, double z, double height);
-
   std::uint64_t key_;
   std::uint64_t counter_ = 0;
 };
