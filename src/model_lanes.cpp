@@ -130,7 +130,7 @@ void add_lane_sum(const double* t, double scale, Eigen::MatrixXd& grad) {
   }
 }
 
-void resize(std::vector<double>& v, std::size_t size) {
+void resize(LaneBuffer& v, std::size_t size) {
   if (v.size() != size) v.assign(size, 0.0);
 }
 

@@ -1,5 +1,6 @@
 // The lane-batched model against the one-prompt model, tensor by tensor.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include "fixtures.hpp"
 #include "linicl/model_lanes.hpp"
@@ -61,6 +62,12 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
             Weights grad(layers, heads, d);
             grad.set_zero();
             backward_lanes(w, lanes, lane_tape, dloss, grad, lane_ws);
+            // Every buffer starts a cache line (LineAligned), so no load straddles two.
+            for (const LaneBuffer* buffer :
+                 {&lanes.gram, &lanes.query, &lanes.columns, &lane_tape.gram, &lane_tape.query,
+                  &lane_tape.attention, &lane_ws.a, &lane_ws.gram_grad, &lane_ws.query_grad}) {
+              CHECK(reinterpret_cast<std::uintptr_t>(buffer->data()) % 64 == 0);
+            }
 
             for (int b = 0; b < count; ++b) {
               CHECK(prediction[b] == Approx(expected_prediction[b]).epsilon(1e-12).margin(1e-12));
