@@ -21,9 +21,9 @@ double density(double x) {
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
-// Four lanes of the scalar arithmetic of next_u64() and split(), operation for operation and
-// in the same order, so every result is the same bit for bit. (The compiler may fuse 2·t − 1
-// here and there; 2·t is exact, so the fused and unfused results agree.)
+// Four lanes of the scalar arithmetic of next_u64() and split(), each giving the same result bit
+// for bit: the hash operation for operation, and u with the one rounding split() makes (see
+// fill_normals()).
 
 // a·b mod 2⁶⁴ per lane from 32×32→64 products: a_lo·b_lo + ((a_hi·b_lo + a_lo·b_hi) << 32).
 __m256i multiply_low(__m256i a, std::uint64_t b) {
@@ -71,7 +71,7 @@ RandomStream::Ziggurat::Ziggurat() {
   // (|z| between x[i+1] and x[i], widened for roundings), where the Taylor remainder is at most
   // w⁷/7!·e^w for each exponential; the guess, a convex combination of the two, is then within
   // that of the exact rule's value. Twice it, plus 1e-13 for roundings on either side, is the
-  // margin: 9.3e-5 in layer 1, the widest wedge, and within 1e-15 of 1e-13 in most layers.
+  // margin: 9.3e-5 in layer 1, the widest wedge, and within 1e-15 of 1e-13 in half the layers.
   wedge_margin[0] = 0.0;  // the base layer has a tail, not a wedge
   for (int i = 1; i < 128; ++i) {
     const double w = 0.5 * (x[i] * x[i] - x[i + 1] * x[i + 1]) * (1 + 1e-12) + 1e-15;

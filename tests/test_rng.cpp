@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "linicl/rng.hpp"
@@ -58,13 +59,16 @@ TEST_CASE("normal() has the N(0, 1) law, its tail included", "[rng]") {
   CHECK(std::abs(far_tail - n * p_far) < 4 * std::sqrt(n * p_far) + 1);
 }
 
-TEST_CASE("uniform() lies in the open interval (0, 1) with mean 1/2", "[rng]") {
+TEST_CASE("uniform() lies in (0, 1] with mean 1/2", "[rng]") {
+  // The extremes of 53 bits: 2⁻⁵⁴ for none set, and 1 for all (m + ½ rounds to even).
+  CHECK(RandomStream::uniform_of(0) == 0x1.0p-54);
+  CHECK(RandomStream::uniform_of(~std::uint64_t{0}) == 1.0);
   RandomStream rs(2, Purpose::kTest);
   double sum = 0;
   for (int i = 0; i < 100000; ++i) {
     const double u = rs.uniform();
     REQUIRE(u > 0.0);
-    REQUIRE(u < 1.0);
+    REQUIRE(u <= 1.0);
     sum += u;
   }
   CHECK(std::abs(sum / 1e5 - 0.5) < 4 * std::sqrt(1.0 / 12 / 1e5));

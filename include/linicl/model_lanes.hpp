@@ -28,12 +28,19 @@ struct LineAligned {
   static constexpr std::align_val_t kAlign{64};
   LineAligned() = default;
   template <class U>
-  LineAligned(const LineAligned<U>&) {}
+  LineAligned(const LineAligned<U>&) noexcept {}
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
   void deallocate(T* p, std::size_t) { ::operator delete(p, kAlign); }
-  friend bool operator==(const LineAligned&, const LineAligned&) { return true; }
-  friend bool operator!=(const LineAligned&, const LineAligned&) { return false; }
 };
+// Stateless: any two allocate and free alike.
+template <class T, class U>
+bool operator==(const LineAligned<T>&, const LineAligned<U>&) {
+  return true;
+}
+template <class T, class U>
+bool operator!=(const LineAligned<T>&, const LineAligned<U>&) {
+  return false;
+}
 using LaneBuffer = std::vector<double, LineAligned<double>>;
 
 // Whether d + 1 = side has lane kernels (small sides only; larger ones go prompt by prompt).

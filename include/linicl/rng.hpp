@@ -42,7 +42,8 @@ class RandomStream {
 
   std::uint64_t next_u64() { return mix64(key_ + (++counter_) * kGolden); }
 
-  // Uniform on the open interval (0, 1): 53 random bits, centred in their cell.
+  // Uniform on (0, 1]: 53 random bits m as (m + ½)·2⁻⁵³, centred in their cell below 2⁵²; above,
+  // m + ½ rounds to even, and m = 2⁵³ − 1 gives 1 (probability 2⁻⁵³).
   double uniform() { return uniform_of(next_u64()); }
   static double uniform_of(std::uint64_t bits) {
     return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
@@ -62,9 +63,9 @@ class RandomStream {
   }
 
   // `count` normals into out: the same numbers, in the same order, as `count` calls of
-  // normal(). The core test runs in a tight loop (four draws at a time where AVX2 is there);
-  // a draw outside the core is resolved exactly as normal() would: a wedge in place, with the
-  // next word as its height, a tail draw by normal() itself.
+  // normal(). The core test runs in a tight loop (four draws at a time where AVX2 and FMA are
+  // there); a draw outside the core is resolved exactly as normal() would: a wedge in place, with
+  // the next word as its height, a tail draw by normal() itself.
   void fill_normals(double* out, std::size_t count);
 
   // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
@@ -116,7 +117,7 @@ class RandomStream {
   static const Ziggurat kZiggurat;
 
   // One 64-bit word as the ziggurat reads it: a layer (7 bits) and a signed abscissa
-  // u ∈ (−1, 1) (the top 53 bits, centred in their cell).
+  // u ∈ (−1, 1] (the top 53 bits, as uniform_of() reads them).
   struct Draw {
     int layer;
     double u;
