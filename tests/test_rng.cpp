@@ -59,7 +59,7 @@ TEST_CASE("normal() has the N(0, 1) law, its tail included", "[rng]") {
   CHECK(std::abs(far_tail - n * p_far) < 4 * std::sqrt(n * p_far) + 1);
 }
 
-TEST_CASE("uniform() lies in (0, 1] with mean 1/2", "[rng]") {
+TEST_CASE("uniform() is positive, at most 1, and has mean 1/2", "[rng]") {
   // The extremes of 53 bits: 2⁻⁵⁴ for none set, and 1 for all (m + ½ rounds to even).
   CHECK(RandomStream::uniform_of(0) == 0x1.0p-54);
   CHECK(RandomStream::uniform_of(~std::uint64_t{0}) == 1.0);
