@@ -324,6 +324,32 @@ void columns_lanes(const PromptColumns* prompts, int count, int n, double* z, do
   }
 }
 
+// In place of ε: y = σ·ε + Σ_j w_j x_j for every lane's n columns (row d of z) and query (the
+// target), summed as the sampler sums them (from σ·ε, over j in order, one fused_multiply_add
+// per term), so the labels are the same bit for bit; eight prompts at once instead of one.
+template <int M>
+void label_lanes(const PromptColumns* prompts, int count, int n, double* z, const double* query,
+                 double* target) {
+  constexpr int d = M - 1;
+  double w[d][W] = {};  // lanes past count: zero, and so are their labels
+  for (int l = 0; l < count; ++l) {
+    for (int j = 0; j < d; ++j) w[j][l] = prompts[l].w[j];
+  }
+  const double noise = prompts[0].noise;
+  for (int t = 0; t <= n; ++t) {
+    const double* x = t < n ? z + static_cast<std::size_t>(t) * M * W : query;
+    double* y = t < n ? z + (static_cast<std::size_t>(t) * M + d) * W : target;
+    double sum[W];
+#pragma omp simd
+    for (int l = 0; l < W; ++l) sum[l] = noise * y[l];
+    for (int j = 0; j < d; ++j) {
+#pragma omp simd
+      for (int l = 0; l < W; ++l) sum[l] = fused_multiply_add(x[j * W + l], w[j][l], sum[l]);
+    }
+    std::copy_n(sum, W, y);
+  }
+}
+
 template <int M, int... I>
 void gram_lanes(const double* z, int n, double* gram, std::integer_sequence<int, I...>) {
   (gram_row_lanes<M, I>(z, n, gram), ...);
@@ -332,6 +358,11 @@ void gram_lanes(const double* z, int n, double* gram, std::integer_sequence<int,
 }  // namespace
 
 void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out) {
+  for (int l = 1; l < count; ++l) {
+    if (prompts[l].labelled != prompts[0].labelled) {
+      throw std::logic_error("embed_lanes: labelled and unlabelled prompts mixed");
+    }
+  }
   const int d = static_cast<int>(prompts[0].z.rows()) - 1;
   const int n = static_cast<int>(prompts[0].z.cols()) - 1;
   const int m = d + 1;
@@ -346,6 +377,9 @@ void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out) {
       [&](auto side) {
         constexpr int M = decltype(side)::value;
         columns_lanes<M>(prompts, count, n, out.columns.data(), out.query.data(), out.target);
+        if (!prompts[0].labelled) {
+          label_lanes<M>(prompts, count, n, out.columns.data(), out.query.data(), out.target);
+        }
         gram_lanes<M>(out.columns.data(), n, out.gram.data(), std::make_integer_sequence<int, M>());
       },
       no_lane_kernels);

@@ -152,8 +152,9 @@ void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, i
   for (int first = begin; first < end; first += kLanes) {
     const int count = std::min(kLanes, end - first);
     for (int l = 0; l < count; ++l) {
+      // Unlabelled: embed_lanes() sums the labels of all eight at once.
       sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(first + l),
-                              t.lane_prompts[l]);
+                              t.lane_prompts[l], false);
     }
     embed_lanes(t.lane_prompts.data(), count, t.lanes);
     double prediction[kLanes], dloss[kLanes] = {};

@@ -84,16 +84,6 @@ void draw_isotropic(const TaskSpec& spec, RandomStream& rs, Eigen::Ref<Eigen::Ve
   u *= radial_factor(spec, u.squaredNorm(), rs);
 }
 
-// a·b + c, rounded once where the build targets FMA (__FMA__): the same arithmetic in every
-// caller of one build.
-inline double multiply_add(double a, double b, double c) {
-#if defined(__FMA__)
-  return std::fma(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-
 // y_i = σ ε_i + Σ_j w_j x_ij in place of ε_i in the `Width` columns z_i = [x_i; ε_i] (d+1 rows)
 // from z, each summed from σ ε_i over j in order.
 template <Eigen::Index Width>
@@ -102,7 +92,8 @@ void add_labels_of(double noise, const double* w, Eigen::Index d, double* z) {
   double sum[Width];
   for (Eigen::Index b = 0; b < Width; ++b) sum[b] = noise * z[b * m + d];
   for (Eigen::Index j = 0; j < d; ++j) {
-    for (Eigen::Index b = 0; b < Width; ++b) sum[b] = multiply_add(z[b * m + j], w[j], sum[b]);
+    for (Eigen::Index b = 0; b < Width; ++b)
+      sum[b] = fused_multiply_add(z[b * m + j], w[j], sum[b]);
   }
   for (Eigen::Index b = 0; b < Width; ++b) z[b * m + d] = sum[b];
 }
@@ -131,7 +122,7 @@ TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
 }
 
 void TaskSampler::sample_columns(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
-                                 PromptColumns& out) const {
+                                 PromptColumns& out, bool labelled) const {
   const Eigen::Index d = spec_.dim, m = d + 1, columns = spec_.context + 1;
   // No-ops (no reallocation) when the sizes already match.
   out.z.resize(m, columns);
@@ -161,7 +152,9 @@ void TaskSampler::sample_columns(std::uint64_t seed, std::uint64_t step, std::ui
     out.z.topRows(d).noalias() = sigma_sqrt_ * out.draws.topRows(d);
     out.z.row(d) = out.draws.row(d);
   }
-  add_labels(spec_.noise, out.w.data(), d, columns, out.z.data());
+  out.labelled = labelled;
+  out.noise = spec_.noise;
+  if (labelled) add_labels(spec_.noise, out.w.data(), d, columns, out.z.data());
 }
 
 void TaskSampler::sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index,

@@ -85,3 +85,30 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
   }
   CHECK_FALSE(has_lane_kernels(7));
 }
+
+TEST_CASE("embed_lanes() labels unlabelled prompts as the sampler does, bit for bit", "[model]") {
+  for (int d : {1, 2, 5, 10}) {
+    for (const double noise : {0.0, 0.7}) {
+      for (int count : {kLanes, 3}) {
+        INFO("d = " << d << ", noise " << noise << ", prompts " << count);
+        const TaskSampler sampler = make_sampler(d, 9, noise, 4.0);
+        std::vector<PromptColumns> labelled(count), unlabelled(count);
+        for (int b = 0; b < count; ++b) {
+          sampler.sample_columns(3, 1, b, labelled[b]);
+          sampler.sample_columns(3, 1, b, unlabelled[b], false);
+          REQUIRE_FALSE(unlabelled[b].labelled);
+        }
+        LanePrompts expected, got;
+        embed_lanes(labelled.data(), count, expected);
+        embed_lanes(unlabelled.data(), count, got);
+        CHECK(got.columns == expected.columns);
+        CHECK(got.gram == expected.gram);
+        CHECK(got.query == expected.query);
+        for (int l = 0; l < kLanes; ++l) CHECK(got.target[l] == expected.target[l]);
+        if (noise > 0) CHECK(got.target[0] != unlabelled[0].z(d, 9));  // ε was replaced
+        std::swap(labelled[0], unlabelled[0]);
+        CHECK_THROWS_AS(embed_lanes(unlabelled.data(), count, got), std::logic_error);
+      }
+    }
+  }
+}

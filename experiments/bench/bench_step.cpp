@@ -192,14 +192,16 @@ int main(int argc, char** argv) {
     linicl::optimizer_step(adam, 1e-3, grad, theta, state);
     const double update = seconds_since(update_start), step = seconds_since(start);
 
-    // The same batch's sampling alone, with the objective's chunking.
+    // The same batch's sampling alone, with the objective's chunking (at the lane sizes without
+    // the labels, which the step sums in embed_lanes()).
     start = Clock::now();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < chunks; ++c) {
       const int end = std::min(batch, (c + 1) * linicl::BatchObjective::kChunk);
       for (int b = c * linicl::BatchObjective::kChunk; b < end; ++b) {
         if (lanes) {
-          sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c].columns);
+          sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c].columns,
+                                 false);
         } else {
           sampler.sample(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c]);
         }

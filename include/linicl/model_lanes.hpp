@@ -54,6 +54,7 @@ struct LanePrompts {
   double target[kLanes] = {};
   LaneBuffer columns;  // scratch: z_t of every lane, [n][d+1][kLanes]
 };
+// Unlabelled prompts (all or none) get their labels here, as the sampler would sum them.
 void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out);
 
 // Activations kept for backward, sized on first use: G_ℓ, q_ℓ (ℓ = 0…L) and K_ℓ (ℓ < L).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <cmath>
 #include <cstdint>
 
 namespace linicl {
@@ -24,9 +25,23 @@ struct TaskSpec {
 struct PromptColumns {
   Eigen::MatrixXd z;
   Eigen::VectorXd w;
+  // Whether row d of z holds the labels y_i, or still the unit draws ε_i: embed_lanes() then sums
+  // y_i = noise·ε_i + Σ_j w_j x_ij for eight prompts at once (model_lanes.hpp).
+  bool labelled = true;
+  double noise = 0.0;     // σ
   Eigen::MatrixXd draws;  // scratch: g when Σ_w ≠ I, then u_i and ε_i before x_i = Σ^{1/2} u_i
                           // when Σ ≠ I
 };
+
+// a·b + c, rounded once where the build targets FMA (__FMA__): the labels' arithmetic, the same in
+// the sampler and in embed_lanes().
+inline double fused_multiply_add(double a, double b, double c) {
+#if defined(__FMA__)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
 
 // One prompt, unpacked. Buffers are reused as in PromptColumns.
 struct Prompt {
@@ -55,9 +70,10 @@ class TaskSampler {
   // Prompt `index` of `step` drawn from RandomStream(seed, Purpose::kPrompt, step, index): the same
   // prompt whatever thread draws it and in whatever order.
   void sample(std::uint64_t seed, std::uint64_t step, std::uint64_t index, Prompt& out) const;
-  // The same prompt as drawn, before sample() unpacks it: the same numbers bit for bit.
+  // The same prompt as drawn, before sample() unpacks it: the same numbers bit for bit. Unless
+  // `labelled`, row d keeps ε_i (out.labelled = false) for embed_lanes() to label.
   void sample_columns(std::uint64_t seed, std::uint64_t step, std::uint64_t index,
-                      PromptColumns& out) const;
+                      PromptColumns& out, bool labelled = true) const;
 
   const TaskSpec& spec() const { return spec_; }
   const Eigen::MatrixXd& sigma() const { return sigma_; }
