@@ -194,13 +194,7 @@ TEST_CASE("task: labels are summed from the noise in coordinate order", "[task]"
         for (int j = 0; j < d; ++j) x[j] = rs.normal();
         REQUIRE(prompt.x.col(i) == x);
         double y = 0.7 * rs.normal();
-        for (int j = 0; j < d; ++j) {
-#if defined(__FMA__)
-          y = std::fma(x[j], w[j], y);
-#else
-          y = x[j] * w[j] + y;
-#endif
-        }
+        for (int j = 0; j < d; ++j) y = linicl::fused_multiply_add(x[j], w[j], y);
         REQUIRE(prompt.y(i) == y);
       }
     }
@@ -239,13 +233,8 @@ TEST_CASE("task: draws follow the documented order for every law and covariance"
             const Eigen::VectorXd x = root * u;
             REQUIRE((columns.z.col(i).head(kDim) - x).norm() <= 1e-14 * x.norm());
             double y = 0.4 * rs.normal();  // σ ε_i, then the sampler's own x_i and w
-            for (int j = 0; j < kDim; ++j) {
-#if defined(__FMA__)
-              y = std::fma(columns.z(j, i), columns.w[j], y);
-#else
-              y = columns.z(j, i) * columns.w[j] + y;
-#endif
-            }
+            for (int j = 0; j < kDim; ++j)
+              y = linicl::fused_multiply_add(columns.z(j, i), columns.w[j], y);
             REQUIRE(columns.z(kDim, i) == y);
           }
         }
