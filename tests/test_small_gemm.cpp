@@ -1,5 +1,6 @@
 // small_gemm against a long-double triple loop, over shapes that exercise every edge path.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <limits>
 
 #include "fixtures.hpp"
@@ -12,7 +13,9 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
           "[gemm]") {
   RandomStream rs(8, Purpose::kTest);
   const double eps = std::numeric_limits<double>::epsilon();
-  // Empty products, sizes below, at and past one 8×6 tile, odd edges, and the d = 50 case.
+  // Empty products; row panels of 1–4 rows alone, 8, 5–7 after full ones, and 9–12 (12-row
+  // tiles); columns in panels of 6 and 5 (n = 26, 29), of 3 and 2 (n = 2, 4), or with a
+  // narrow rest (n = 1, 7, 13); the d = 50 products and Gram matrix.
   for (const auto& [m, n, k] : {std::tuple{0, 3, 2},
                                 {3, 0, 2},
                                 {3, 4, 0},
@@ -20,8 +23,14 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
                                 {3, 5, 2},
                                 {8, 6, 7},
                                 {9, 7, 13},
+                                {11, 2, 4},
+                                {12, 4, 5},
+                                {13, 29, 6},
+                                {15, 26, 3},
                                 {16, 12, 1},
                                 {17, 13, 30},
+                                {20, 1, 9},
+                                {50, 50, 400},
                                 {51, 51, 51},
                                 {51, 51, 400}}) {
     for (const bool trans_a : {false, true}) {
@@ -53,6 +62,15 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
                 magnitude += std::abs(term);
               }
               const long double start = base_kind == 0 ? 0.0L : base_copy(i, j);
+#if defined(__AVX2__) && defined(__FMA__)
+              // The kernel's own arithmetic, exactly: a chain of fused multiply-adds over p in
+              // order, then base + alpha·sum in one more.
+              double chain = 0.0;
+              for (int p = 0; p < k; ++p) {
+                chain = std::fma(trans_a ? a(p, i) : a(i, p), trans_b ? b(j, p) : b(p, j), chain);
+              }
+              REQUIRE(c(i, j) == std::fma(alpha, chain, static_cast<double>(start)));
+#endif
               const double expected = static_cast<double>(start + alpha * sum);
               // k roundings in the sum, one for alpha and one for the base.
               const double bound =

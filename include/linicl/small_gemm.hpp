@@ -2,8 +2,9 @@
 //
 // At run-time sizes (d + 1 without a compile-time kernel, d = 50 say) a training step is almost
 // all (d+1)×(d+1) products (DESIGN §13). Eigen's general product handles the ragged edges of a
-// 51×51 matrix with slower paths; here C is cut into 8×6 tiles, each summed in vector
-// registers, and an edge tile runs a kernel of its own size (4 or 8 rows, 1 to 6 columns).
+// 51×51 matrix with slower paths; here C is cut into tiles of 8 or 12 rows, each summed in
+// vector registers and written from them, sized so that every tile keeps the FMA pipes busy
+// (small_gemm.cpp).
 #pragma once
 
 namespace linicl {
@@ -11,8 +12,9 @@ namespace linicl {
 // c = base + alpha·op(a)·op(b), all column-major: op(a) is m×k (a, or aᵀ if trans_a), op(b) is
 // k×n, c is m×n. `base` (laid out as c) may be null, read as zero, or equal to c; a and b must
 // not overlap c.
-// Each element is summed over k in order, in one register lane: the result depends on the
-// operands only, never on threads.
+// Each element is summed over k in order, in one register lane, and added to base as
+// base + alpha·sum (one fused multiply-add where the build has FMA): the result depends on the
+// operands only, never on threads or on how C is tiled.
 void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
                 const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc);
 
