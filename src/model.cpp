@@ -1,5 +1,6 @@
 #include "linicl/model.hpp"
 
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -39,31 +40,48 @@ decltype(auto) dispatch_model_size(int m, Body&& body) {
 
 }  // namespace
 
-void embed(const Prompt& prompt, EmbeddedPrompt& out) {
-  const Eigen::Index d = prompt.x.rows();
-  const Eigen::Index n = prompt.x.cols() - 1;
-  const auto x = prompt.x.leftCols(n);
-  const auto y = prompt.y.head(n);
-  out.gram.resize(d + 1, d + 1);
-  // G_0 = Σ_{i≤n} z_i z_iᵀ with z_i = [x_i; y_i]: the query column is masked out (M in §3.2).
-  dispatch_model_size(static_cast<int>(d + 1), [&](auto size) {
-    if constexpr (decltype(size)::value == Eigen::Dynamic) {
-      const int rows = static_cast<int>(d), depth = static_cast<int>(n);
-      const int stride = static_cast<int>(x.outerStride());
-      small_gemm(rows, rows, depth, 1.0, x.data(), stride, false, x.data(), stride, true, nullptr,
-                 out.gram.data(), rows + 1);
-    } else {
-      out.gram.topLeftCorner(d, d).noalias() = x * x.transpose();
-    }
-  });
-  out.gram.topRightCorner(d, 1).noalias() = x * y;
-  out.gram.bottomLeftCorner(1, d) = out.gram.topRightCorner(d, 1).transpose();
-  out.gram(d, d) = y.squaredNorm();
-  out.query.resize(d + 1);
-  out.query.head(d) = prompt.x.col(n);
-  out.query(d) = 0.0;
-  out.target = prompt.y(n);
+namespace {
+
+// Sizes `out` for d + 1 = m and n context columns, and sets its query x_{n+1} (the m − 1
+// entries at `query`), its target and n.
+void embed_query(Eigen::Index m, Eigen::Index n, const double* query, double target,
+                 EmbeddedPrompt& out) {
+  out.gram.resize(m, m);
+  out.query.resize(m);
+  out.query.head(m - 1) = Eigen::Map<const Eigen::VectorXd>(query, m - 1);
+  out.query(m - 1) = 0.0;
+  out.target = target;
   out.context = static_cast<int>(n);
+}
+
+}  // namespace
+
+// G_0 = Σ_{i≤n} z_i z_iᵀ with z_i = [x_i; y_i]: the query column is masked out (M in §3.2).
+// Every entry is one chain of fused multiply-adds over i in order (small_gemm), in both
+// overloads, so that they agree bit for bit: from the columns one Gram product; from x and y
+// the blocks XXᵀ, Xy and yᵀy, the same chains (a product x·y is exact whichever comes first).
+void embed(const PromptColumns& prompt, EmbeddedPrompt& out) {
+  if (!prompt.labelled) {
+    throw std::logic_error("embed: the prompt is unlabelled (sample it with labelled = true)");
+  }
+  const Eigen::Index m = prompt.z.rows(), n = prompt.z.cols() - 1;
+  const double* z = prompt.z.data();
+  embed_query(m, n, z + n * m, z[n * m + m - 1], out);
+  const int size = static_cast<int>(m), depth = static_cast<int>(n);
+  small_gemm(size, size, depth, 1.0, z, size, false, z, size, true, nullptr, out.gram.data(), size);
+}
+
+void embed(const Prompt& prompt, EmbeddedPrompt& out) {
+  const Eigen::Index d = prompt.x.rows(), n = prompt.x.cols() - 1;
+  embed_query(d + 1, n, prompt.x.col(n).data(), prompt.y(n), out);
+  const int rows = static_cast<int>(d), depth = static_cast<int>(n), ld = rows + 1;
+  const int stride = static_cast<int>(prompt.x.outerStride());
+  const double *x = prompt.x.data(), *y = prompt.y.data();
+  double* gram = out.gram.data();
+  small_gemm(rows, rows, depth, 1.0, x, stride, false, x, stride, true, nullptr, gram, ld);
+  small_gemm(rows, 1, depth, 1.0, x, stride, false, y, depth, false, nullptr, gram + d * ld, ld);
+  small_gemm(1, 1, depth, 1.0, y, depth, true, y, depth, false, nullptr, gram + d * ld + d, ld);
+  out.gram.bottomLeftCorner(1, d) = out.gram.topRightCorner(d, 1).transpose();
 }
 
 namespace {

@@ -64,8 +64,8 @@ void BatchObjective::hessian_times(const Eigen::VectorXd& theta, const Eigen::Ve
     ThreadScratch& t = threads_[omp_get_thread_num()];
     const int end = std::min(batch.size, (c + 1) * kChunk);
     for (int b = c * kChunk; b < end; ++b) {
-      sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.prompt);
-      embed(t.prompt, t.embedded);
+      sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.columns);
+      embed(t.columns, t.embedded);
       hessian_vector(weights_, direction_, t.embedded, scale, sums.grad, t.tangent);
     }
   }
@@ -136,8 +136,8 @@ void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch,
                                  double scale, bool with_grad, ThreadScratch& t,
                                  ChunkSums& sums) const {
   for (int b = begin; b < end; ++b) {
-    sampler_.sample(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.prompt);
-    embed(t.prompt, t.embedded);
+    sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.columns);
+    embed(t.columns, t.embedded);  // straight from the columns as drawn, without unpacking
     const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
     sums.add(residual);
     // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).

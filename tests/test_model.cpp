@@ -128,3 +128,45 @@ TEST_CASE("(cP, Q/c) leaves every head unchanged") {
   w.q(0, 1) /= -0.5;
   CHECK(relative_error(model_prediction(w, prompt), before) < 1e-12);
 }
+
+TEST_CASE(
+    "embed gives G_0 = sum of z_i z_i^T over the context from the columns as drawn and "
+    "from x and y, bit for bit") {
+  for (const int d : {1, 4, 10, 13, 50}) {
+    const TaskSampler sampler = make_sampler(d, 3 * d + 2, 0.4, 3.0);
+    Prompt prompt;
+    sampler.sample(9, 1, d, prompt);
+    EmbeddedPrompt from_prompt, from_columns;
+    embed(prompt, from_prompt);
+    embed(prompt.columns, from_columns);
+    INFO("d = " << d);
+    CHECK(from_columns.gram == from_prompt.gram);
+    CHECK(from_columns.query == from_prompt.query);
+    CHECK(from_columns.target == from_prompt.target);
+    CHECK(from_columns.context == from_prompt.context);
+    // Against the definition, in long double.
+    const int n = 3 * d + 2;
+    for (int i = 0; i <= d; ++i) {
+      for (int j = 0; j <= d; ++j) {
+        long double sum = 0, magnitude = 0;
+        for (int t = 0; t < n; ++t) {
+          const long double term =
+              static_cast<long double>(prompt.columns.z(i, t)) * prompt.columns.z(j, t);
+          sum += term;
+          magnitude += std::abs(term);
+        }
+        CHECK(std::abs(from_columns.gram(i, j) - static_cast<double>(sum)) <=
+              (n + 1) * 1.2e-16 * static_cast<double>(magnitude));
+      }
+    }
+    CHECK(from_columns.gram == from_columns.gram.transpose());
+    CHECK(from_prompt.query.head(d) == prompt.x.col(n));
+    CHECK(from_prompt.query(d) == 0.0);
+    CHECK(from_prompt.target == prompt.y(n));
+  }
+  const TaskSampler sampler = make_sampler(3, 5);
+  PromptColumns unlabelled;
+  sampler.sample_columns(1, 0, 0, unlabelled, false);
+  EmbeddedPrompt embedded;
+  CHECK_THROWS_AS(embed(unlabelled, embedded), std::logic_error);
+}

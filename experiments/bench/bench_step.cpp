@@ -50,9 +50,8 @@ Stats summarize(std::vector<double> times) {
 // Floating-point operations of one prompt's forward and backward as src/model.cpp and
 // src/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product count
 // nothing; D = d + 1). Sampling and the optimizer are not counted.
-//   embed      G_0 = [XXᵀ, Xy; ·, yᵀy]:  2n(d² + d + 1) one prompt at a time (Eigen or
-//              small_gemm forms the full XXᵀ); n·D(D + 1), the upper triangle, in the lane
-//              kernels
+//   embed      G_0 = Σ z_i z_iᵀ:  2n·D² one prompt at a time (small_gemm forms the whole
+//              Gram matrix); n·D(D + 1), the upper triangle, in the lane kernels
 //   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
 //   backward   per layer: K̄ = q̄'qᵀ: D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄ and the sums
@@ -62,8 +61,7 @@ Stats summarize(std::vector<double> times) {
 //              Ḡ'A, AᵀḠ'A: 4D³
 double prompt_flops(double d, double n, int layers, int heads) {
   const double D = d + 1, D2 = D * D, D3 = D2 * D;
-  double flops =
-      linicl::has_lane_kernels(static_cast<int>(D)) ? n * D * (D + 1) : 2 * n * (d * d + d + 1);
+  double flops = linicl::has_lane_kernels(static_cast<int>(D)) ? n * D * (D + 1) : 2 * n * D2;
   for (int l = 0; l < layers; ++l) {
     flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
     const bool top = l + 1 == layers, bottom = l == 0;
@@ -182,7 +180,7 @@ int main(int argc, char** argv) {
   // moves with the neighbours' load, and the fraction of peak compares like with like.
   std::vector<double> step_times, sample_times, update_times, peaks;
   const int chunks = (batch + linicl::BatchObjective::kChunk - 1) / linicl::BatchObjective::kChunk;
-  std::vector<linicl::Prompt> prompts(chunks);  // unpacked, as the step samples at larger d
+  std::vector<linicl::PromptColumns> prompts(chunks);
   const bool lanes = linicl::has_lane_kernels(dim + 1);
   for (int r = 0; r <= reps; ++r) {  // r = 0 warms up
     const BatchSpec spec_r{0, static_cast<std::uint64_t>(r), batch};
@@ -199,12 +197,7 @@ int main(int argc, char** argv) {
     for (int c = 0; c < chunks; ++c) {
       const int end = std::min(batch, (c + 1) * linicl::BatchObjective::kChunk);
       for (int b = c * linicl::BatchObjective::kChunk; b < end; ++b) {
-        if (lanes) {
-          sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c].columns,
-                                 false);
-        } else {
-          sampler.sample(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c]);
-        }
+        sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c], !lanes);
       }
     }
     const double sample = seconds_since(start);

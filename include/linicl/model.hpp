@@ -39,6 +39,9 @@ struct EmbeddedPrompt {
   double target = 0.0;
   int context = 0;
 };
+// From the prompt as drawn (labelled; no unpacking into x and y), or unpacked; the same
+// numbers bit for bit.
+void embed(const PromptColumns& prompt, EmbeddedPrompt& out);
 void embed(const Prompt& prompt, EmbeddedPrompt& out);
 
 // Activations kept for backward: G_ℓ and q_ℓ for ℓ = 0…L, K_ℓ for ℓ < L. Sized on first use.

@@ -58,7 +58,7 @@ class BatchObjective {
  private:
   // What one thread works in, reused from chunk to chunk.
   struct ThreadScratch {
-    Prompt prompt;
+    PromptColumns columns;  // one prompt as drawn (embed() reads it without unpacking)
     EmbeddedPrompt embedded;
     Tape tape;
     Workspace ws;
