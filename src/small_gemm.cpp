@@ -174,10 +174,12 @@ void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, boo
       // op(a)(i0 + r, p) is a[(i0 + r)·lda + p] for aᵀ, a[i0 + r + p·lda] otherwise.
       const std::ptrdiff_t row_step = trans_a ? lda : 1, depth_step = trans_a ? 1 : lda;
       const double* first = a + i0 * row_step;
+      // The padding rows zeroed in one pass (a fill per step of p compiles to a memset call
+      // per step).
+      if (rows < height) std::fill_n(a_panel.data(), std::ptrdiff_t{height} * k, 0.0);
       for (std::ptrdiff_t p = 0; p < k; ++p) {
         double* to = a_panel.data() + p * height;
         for (int r = 0; r < rows; ++r) to[r] = first[r * row_step + p * depth_step];
-        std::fill(to + rows, to + height, 0.0);
       }
       a_rows = a_panel.data();
       a_step = height;
