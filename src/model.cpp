@@ -57,9 +57,9 @@ void embed_query(Eigen::Index m, Eigen::Index n, const double* query, double tar
 }  // namespace
 
 // G_0 = Σ_{i≤n} z_i z_iᵀ with z_i = [x_i; y_i]: the query column is masked out (M in §3.2).
-// Every entry is one chain of fused multiply-adds over i in order (small_gemm), in both
-// overloads, so that they agree bit for bit: from the columns one Gram product; from x and y
-// the blocks XXᵀ, Xy and yᵀy, the same chains (a product x·y is exact whichever comes first).
+// Every entry is one chain of fused multiply-adds over i in order (small_gram, small_gemm), in
+// both overloads, so that they agree bit for bit: from the columns one Gram product; from x and
+// y the blocks XXᵀ, Xy and yᵀy, the same chains (a product x·y is exact whichever comes first).
 void embed(const PromptColumns& prompt, EmbeddedPrompt& out) {
   if (!prompt.labelled) {
     throw std::logic_error("embed: the prompt is unlabelled (sample it with labelled = true)");
@@ -68,7 +68,7 @@ void embed(const PromptColumns& prompt, EmbeddedPrompt& out) {
   const double* z = prompt.z.data();
   embed_query(m, n, z + n * m, z[n * m + m - 1], out);
   const int size = static_cast<int>(m), depth = static_cast<int>(n);
-  small_gemm(size, size, depth, 1.0, z, size, false, z, size, true, nullptr, out.gram.data(), size);
+  small_gram(size, depth, 1.0, z, size, out.gram.data(), size);
 }
 
 void embed(const Prompt& prompt, EmbeddedPrompt& out) {
@@ -78,7 +78,7 @@ void embed(const Prompt& prompt, EmbeddedPrompt& out) {
   const int stride = static_cast<int>(prompt.x.outerStride());
   const double *x = prompt.x.data(), *y = prompt.y.data();
   double* gram = out.gram.data();
-  small_gemm(rows, rows, depth, 1.0, x, stride, false, x, stride, true, nullptr, gram, ld);
+  small_gram(rows, depth, 1.0, x, stride, gram, ld);
   small_gemm(rows, 1, depth, 1.0, x, stride, false, y, depth, false, nullptr, gram + d * ld, ld);
   small_gemm(1, 1, depth, 1.0, y, depth, true, y, depth, false, nullptr, gram + d * ld + d, ld);
   out.gram.bottomLeftCorner(1, d) = out.gram.topRightCorner(d, 1).transpose();

@@ -153,10 +153,11 @@ void panel(int rows, int n, int k, const double* a_rows, std::ptrdiff_t a_step, 
   }
 }
 
-}  // namespace
-
-void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
-                const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc) {
+// small_gemm(), or with `lower` only the tiles that reach the lower triangle: row panel
+// [i0, i0 + rows) against columns [0, i0 + rows).
+void multiply(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
+              const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc,
+              bool lower) {
   // Rows of op(a) that cannot be read in place (aᵀ, or a last panel of fewer rows than its
   // registers, which would run past the array) are copied to a panel buffer, zero-padded.
   // One buffer per thread, grown once.
@@ -185,10 +186,27 @@ void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, boo
       a_step = height;
     }
     const Output out{alpha, base ? base + i0 : nullptr, c + i0, ldc};
-    if (registers == 1) panel<1>(rows, n, k, a_rows, a_step, b, ldb, trans_b, out);
-    if (registers == 2) panel<2>(rows, n, k, a_rows, a_step, b, ldb, trans_b, out);
-    if (registers == 3) panel<3>(rows, n, k, a_rows, a_step, b, ldb, trans_b, out);
+    const int cols = lower ? std::min(n, i0 + rows) : n;
+    if (registers == 1) panel<1>(rows, cols, k, a_rows, a_step, b, ldb, trans_b, out);
+    if (registers == 2) panel<2>(rows, cols, k, a_rows, a_step, b, ldb, trans_b, out);
+    if (registers == 3) panel<3>(rows, cols, k, a_rows, a_step, b, ldb, trans_b, out);
     i0 += rows;
+  }
+}
+
+}  // namespace
+
+void small_gemm(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
+                const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc) {
+  multiply(m, n, k, alpha, a, lda, trans_a, b, ldb, trans_b, base, c, ldc, false);
+}
+
+void small_gram(int m, int k, double alpha, const double* a, int lda, double* c, int ldc) {
+  // c(i, j) and c(j, i) are the same chain (a(i, p)·a(j, p) = a(j, p)·a(i, p) exactly): the
+  // tiles that reach the lower triangle, then the rest of the upper one copied from it.
+  multiply(m, m, k, alpha, a, lda, false, a, lda, true, nullptr, c, ldc, true);
+  for (std::ptrdiff_t j = 1; j < m; ++j) {
+    for (std::ptrdiff_t i = 0; i < j; ++i) c[i + j * ldc] = c[j + i * ldc];
   }
 }
 

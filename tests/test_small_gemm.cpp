@@ -86,3 +86,30 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
     }
   }
 }
+
+TEST_CASE("small_gram equals small_gemm of a and its transpose bit for bit, with half the tiles",
+          "[gemm]") {
+  RandomStream rs(9, Purpose::kTest);
+  for (const auto& [m, k] : {std::pair{1, 1},
+                             {3, 0},
+                             {3, 7},
+                             {8, 5},
+                             {9, 13},
+                             {12, 20},
+                             {13, 4},
+                             {17, 30},
+                             {50, 400},
+                             {51, 60}}) {
+    for (const int pad : {0, 2}) {
+      const Eigen::MatrixXd a = random_matrix(m + pad, k, rs);
+      Eigen::MatrixXd gram = random_matrix(m + pad, m, rs), gemm = gram;
+      const Eigen::MatrixXd before = gram;
+      small_gram(m, k, 0.5, a.data(), m + pad, gram.data(), m + pad);
+      small_gemm(m, m, k, 0.5, a.data(), m + pad, false, a.data(), m + pad, true, nullptr,
+                 gemm.data(), m + pad);
+      INFO("m " << m << " k " << k << " pad " << pad);
+      CHECK(gram == gemm);
+      CHECK(gram.bottomRows(pad) == before.bottomRows(pad));
+    }
+  }
+}

@@ -50,8 +50,8 @@ Stats summarize(std::vector<double> times) {
 // Floating-point operations of one prompt's forward and backward as src/model.cpp and
 // src/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product count
 // nothing; D = d + 1). Sampling and the optimizer are not counted.
-//   embed      G_0 = Σ z_i z_iᵀ:  2n·D² one prompt at a time (small_gemm forms the whole
-//              Gram matrix); n·D(D + 1), the upper triangle, in the lane kernels
+//   embed      G_0 = Σ z_i z_iᵀ, one triangle:  n·D(D + 1) (small_gram and the lane kernels
+//              mirror the other)
 //   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
 //   backward   per layer: K̄ = q̄'qᵀ: D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄ and the sums
@@ -61,7 +61,7 @@ Stats summarize(std::vector<double> times) {
 //              Ḡ'A, AᵀḠ'A: 4D³
 double prompt_flops(double d, double n, int layers, int heads) {
   const double D = d + 1, D2 = D * D, D3 = D2 * D;
-  double flops = linicl::has_lane_kernels(static_cast<int>(D)) ? n * D * (D + 1) : 2 * n * D2;
+  double flops = n * D * (D + 1);
   for (int l = 0; l < layers; ++l) {
     flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
     const bool top = l + 1 == layers, bottom = l == 0;
