@@ -5,9 +5,14 @@ head, 1 and 2 threads; each configuration in its own process (its own peak memor
 peak is measured by the FMA microbenchmark after every repetition of every configuration
 (the fraction of peak divides by the median of those), and before and after the grid.
 
-    /usr/bin/python3 experiments/bench/run_grid.py [--quick] [--tag NAME]
+    /usr/bin/python3 experiments/bench/run_grid.py [--quick] [--tag NAME] [--rounds N]
 
 --tag writes results/bench_grid_NAME.{h5,md} instead, to keep the grids of several machines.
+--rounds N runs the whole grid N times over (each configuration's runs minutes apart); the
+table shows, per configuration, the run whose fraction of peak is the median of the N, and the
+range of the N fractions. On a shared host whose load changes over minutes, one run of a
+configuration lands in a calm or a busy phase by chance; the median of runs spread over the
+grid's duration does not depend on that chance. The .h5 keeps every run.
 """
 import argparse
 import json
@@ -38,27 +43,33 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="d, n in {5, 50} x {20, 400} only")
     parser.add_argument("--tag", help="suffix of the result files (e.g. the machine)")
+    parser.add_argument("--rounds", type=int, default=1, help="times to run the whole grid")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1 (got {args.rounds})")
     name = f"bench_grid_{args.tag}" if args.tag else "bench_grid"
     dims, contexts = ([5, 50], [20, 400]) if args.quick else ([5, 10, 20, 50], [20, 40, 100, 400])
     depths, threads = [1, 3, 8], [1, 2]
     peak = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
-    rows = []
-    for d in dims:
-        for n in contexts:
-            for layers in depths:
-                for t in threads:
-                    # Big configurations take seconds per step: fewer repetitions. Small ones
-                    # take milliseconds, and 21 spread the median over the host's calm and
-                    # busy moments.
-                    reps = 3 if d >= 50 and layers == 8 else 5 if d >= 20 else 21
-                    r = bench("--dim", d, "--context", n, "--layers", layers, "--batch", 4000,
-                              "--threads", t, "--reps", reps)
-                    rows.append(r)
-                    print(f"d={d:3d} n={n:4d} L={layers} t={t}: {r['step_ms']:10.2f} ms "
-                          f"({r['sample_ms']:.2f} sampling)  {r['gflops']:6.2f} GFLOP/s "
-                          f"= {100 * r['peak_fraction']:4.1f}% of peak  "
-                          f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+    configs = [(d, n, layers, t) for d in dims for n in contexts for layers in depths
+               for t in threads]
+    runs = {c: [] for c in configs}  # every run of every configuration
+    for round_index in range(args.rounds):
+        for (d, n, layers, t) in configs:
+            # Big configurations take seconds per step: fewer repetitions. Small ones take
+            # milliseconds, and 21 spread the median over the host's calm and busy moments.
+            reps = 3 if d >= 50 and layers == 8 else 5 if d >= 20 else 21
+            r = bench("--dim", d, "--context", n, "--layers", layers, "--batch", 4000,
+                      "--threads", t, "--reps", reps)
+            r["round"] = round_index
+            runs[(d, n, layers, t)].append(r)
+            print(f"round {round_index} d={d:3d} n={n:4d} L={layers} t={t}: "
+                  f"{r['step_ms']:10.2f} ms ({r['sample_ms']:.2f} sampling)  "
+                  f"{r['gflops']:6.2f} GFLOP/s = {100 * r['peak_fraction']:4.1f}% of peak  "
+                  f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+    # Per configuration the run of median fraction of peak (the lower middle one for even N).
+    rows = [sorted(runs[c], key=lambda r: r["peak_fraction"])[(args.rounds - 1) // 2]
+            for c in configs]
     peak_after = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
     # The (d+1)-square product alone, the bulk of the prompt-by-prompt path at d = 50
     # (smaller d run in SIMD lanes or with fixed-size products): that path's ceiling, with
@@ -70,8 +81,10 @@ def main():
 
     keys = ["dim", "context", "layers", "threads"]
     with h5py.File(results_path(f"{name}.h5"), "w") as f:
-        for k in keys + FIELDS:
-            f[k] = np.array([r[k] for r in rows])
+        every_run = [r for c in configs for r in runs[c]]
+        for k in keys + FIELDS + ["round"]:
+            f[k] = np.array([r[k] for r in every_run])
+        f.attrs["rounds"] = args.rounds
         for t in threads:
             f.attrs[f"peak_gflops_{t}_threads"] = [peak[t], peak_after[t]]
         f.attrs[f"product_gflops_side_{d_max + 1}"] = [gemm, eigen, gemm_peak]
@@ -83,19 +96,23 @@ def main():
                 f"{peak_after[2]:.1f}). The {d_max + 1}×{d_max + 1} product alone, 1 thread: "
                 f"small_gemm {gemm:.1f} GFLOP/s ({100 * gemm / gemm_peak:.0f}% of the peak "
                 f"measured next to it), Eigen {eigen:.1f} ({100 * eigen / gemm_peak:.0f}%).\n\n")
+        if args.rounds > 1:
+            f.write(f"{args.rounds} rounds of the grid; each row is the round of median "
+                    f"fraction of peak, the last column the range over the rounds.\n\n")
         # The median step sets GFLOP/s and the fraction of peak; the fastest repetition's
         # fraction (same peak) shows what the step reaches when the host leaves it alone.
         f.write("| d | n | L | threads | step ms (min–max) | sampling ms | prompt·layers/s "
-                "| GFLOP/s | % peak (peak GFLOP/s) | % peak, fastest step | peak RSS MiB |\n|"
-                + "---|" * 11 + "\n")
-        for r in rows:
+                "| GFLOP/s | % peak (peak GFLOP/s) | % peak, fastest step | peak RSS MiB "
+                "| % peak over rounds |\n|" + "---|" * 12 + "\n")
+        for c, r in zip(configs, rows):
             fastest = r["peak_fraction"] * r["step_ms"] / r["step_min_ms"]
+            fractions = [100 * run["peak_fraction"] for run in runs[c]]
             f.write(f"| {r['dim']} | {r['context']} | {r['layers']} | {r['threads']} | "
                     f"{r['step_ms']:.2f} ({r['step_min_ms']:.2f}–{r['step_max_ms']:.2f}) | "
                     f"{r['sample_ms']:.2f} | {r['prompt_layers_per_s']:.3g} | "
                     f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} "
                     f"({r['peak_gflops']:.1f}) | {100 * fastest:.1f} | "
-                    f"{r['peak_rss_mib']:.0f} |\n")
+                    f"{r['peak_rss_mib']:.0f} | {min(fractions):.1f}–{max(fractions):.1f} |\n")
     print(open(results_path(f"{name}.md")).read())
 
 
