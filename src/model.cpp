@@ -166,15 +166,13 @@ double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape,
   for (int l = 0; l < w.layers; ++l) {
     const typename S::ConstMatMap g(tape.gram[l].data(), m, m);
     typename S::MatMap k(tape.attention[l].data(), m, m), next(tape.gram[l + 1].data(), m, m);
-    // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2): the heads summed, then scaled; one head scaled in
-    // its product, which rounds the same way (the sum is then the product itself).
-    const bool one_head = w.heads == 1;
+    // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
+    k.setZero();
     for (int h = 0; h < w.heads; ++h) {
       multiply<N, Form::kAB>(m, w.p(l, h).data(), g.data(), nullptr, a.data());
-      multiply<N, Form::kAB>(m, a.data(), w.q(l, h).data(), h > 0 ? k.data() : nullptr, k.data(),
-                             one_head ? &inv_n : nullptr);
+      multiply<N, Form::kAB>(m, a.data(), w.q(l, h).data(), k.data(), k.data());
     }
-    if (!one_head) k *= inv_n;
+    k *= inv_n;
     // G_{ℓ+1} = (I+K) G (I+K)ᵀ = B + B Kᵀ with B = G + K G; symmetrized so that backward may
     // treat every G_ℓ as exactly symmetric.
     multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());
@@ -222,6 +220,8 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
     if (has_gram_grad && below) {
       multiply<N, Form::kAB>(m, gram_grad.data(), k.data(), gram_grad.data(), c.data());  // Ḡ' A
       multiply<N, Form::kAtB>(m, k.data(), c.data(), c.data(), next_gram_grad.data());  // Aᵀ Ḡ' A
+    } else if (below) {
+      next_gram_grad.setZero();
     }
     for (int h = 0; h < w.heads; ++h) {
       const typename S::ConstMatMap p(w.p(l, h).data(), m, m), q(w.q(l, h).data(), m, m);
@@ -232,9 +232,7 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
       multiply<N, Form::kAB>(m, b.data(), k_grad.data(), q_grad.data(), q_grad.data(), &inv_n);
       if (!below) continue;
       multiply<N, Form::kAtB>(m, p.data(), k_grad.data(), nullptr, c.data());
-      // At the top layer Ḡ' = 0: the first head's term starts Ḡ.
-      const double* gram_grad_so_far = has_gram_grad || h > 0 ? next_gram_grad.data() : nullptr;
-      multiply<N, Form::kABt>(m, c.data(), q.data(), gram_grad_so_far, next_gram_grad.data(),
+      multiply<N, Form::kABt>(m, c.data(), q.data(), next_gram_grad.data(), next_gram_grad.data(),
                               &inv_n);
     }
     if (!below) break;
