@@ -15,7 +15,7 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
   const double eps = std::numeric_limits<double>::epsilon();
   // Empty products; row panels of 1–4 rows alone, 8, 5–7 after full ones, and 9–12 (12-row
   // tiles); columns in panels of 6 and 5 (n = 26, 29), of 3 and 2 (n = 2, 4), or with a
-  // narrow rest (n = 1, 7, 13); the d = 50 products and Gram matrix.
+  // narrow rest (n = 1, 13); the d = 50 products and Gram matrix.
   for (const auto& [m, n, k] : {std::tuple{0, 3, 2},
                                 {3, 0, 2},
                                 {3, 4, 0},
