@@ -38,10 +38,6 @@ decltype(auto) dispatch_model_size(int m, Body&& body) {
       m, body, [&] { return body(std::integral_constant<int, Eigen::Dynamic>()); });
 }
 
-}  // namespace
-
-namespace {
-
 // Sizes `out` for d + 1 = m and n context columns, and sets its query x_{n+1} (the m − 1
 // entries at `query`), its target and n.
 void embed_query(Eigen::Index m, Eigen::Index n, const double* query, double target,

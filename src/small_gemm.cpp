@@ -15,13 +15,13 @@ namespace {
 // C is cut into register tiles of R 4-wide registers of rows by W columns, R·W accumulators.
 // Two FMA pipes of 4 cycles' latency need at least 8 independent sums, and 16 registers must
 // hold the accumulators, R registers of A and one broadcast of B: hence tiles of 8×6 (or
-// 8×5) and 12×3 (or 12×2). Rows go in panels of 8; the 1–4 rows past the last full panel
-// join it in a 12-row panel (a 4-row tile has 6 sums, too few to fill the pipes), 5–7 make
-// an 8-row panel of their own. Columns go in panels of W and W − 1 that add up to n where n
-// allows it, rather than full panels and a narrow rest. At 51×51: 5 panels of 8 rows by 6 of
-// 6 and 3 of 5 columns, and one of 11 rows by 17 of 3; 52×51 entries are computed for 51×51,
-// and every tile keeps both pipes busy (about 5% fewer cycles than 8×6 tiles with 4-row and
-// 3-column edges, by the count of FMA issue slots).
+// 8×5) and 12×3 (12×2 where n requires). Rows go in panels of 8; the 1–4 rows past the last
+// full panel join it in a 12-row panel (a 4-row tile has 6 sums, too few to fill the pipes),
+// 5–7 make an 8-row panel of their own, and m ≤ 4 rows one of 4. Columns go in panels of W and W −
+// 1 that add up to n where n allows it, rather than full panels and a narrow rest. At 51×51: 5
+// panels of 8 rows by 6 of 6 and 3 of 5 columns, and one of 11 rows by 17 of 3; 52×51 entries are
+// computed for 51×51, and every tile keeps both pipes busy (about 5% fewer cycles than 8×6 tiles
+// with 4-row and 3-column edges, by the count of FMA issue slots).
 constexpr int kMaxRegisters = 3;
 constexpr int widest(int registers) {
   return registers == 3 ? 3 : 6;
