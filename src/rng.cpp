@@ -55,6 +55,72 @@ __m256d to_double(__m256i v) {
 __m256d load_pair(const double& low, const double& high) {
   return _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_load_pd(&low)), _mm_load_pd(&high), 1);
 }
+
+// The words of draws counter + 1 … counter + size (size a multiple of 4), four at a time: word c
+// hashes key + c·φ, as next_u64() does (mod 2⁶⁴).
+void hash_words(std::uint64_t key, std::uint64_t counter, std::size_t size, std::uint64_t* bits) {
+  const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
+  __m256i words =
+      _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(key)),
+                       _mm256_set_epi64x(static_cast<long long>((counter + 4) * kGolden),
+                                         static_cast<long long>((counter + 3) * kGolden),
+                                         static_cast<long long>((counter + 2) * kGolden),
+                                         static_cast<long long>((counter + 1) * kGolden)));
+  for (std::size_t c = 0; c < size; c += 4, words = _mm256_add_epi64(words, stride)) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bits + c), mix64(words));
+  }
+}
+
+// For each 4-bit mask of the lanes to keep: vpermd indices that move those lanes to the front,
+// in order, and how many they are.
+struct KeptLanes {
+  alignas(32) std::int32_t index[16][8] = {};
+  std::size_t count[16] = {};
+  KeptLanes() {
+    for (unsigned keep = 0; keep < 16; ++keep) {
+      std::size_t k = 0;
+      for (std::int32_t lane = 0; lane < 4; ++lane) {
+        if ((keep >> lane & 1) == 0) continue;
+        index[keep][2 * k] = 2 * lane;
+        index[keep][2 * k + 1] = 2 * lane + 1;
+        ++k;
+      }
+      count[keep] = k;
+    }
+  }
+};
+const KeptLanes kKeptLanes;
+
+// values[0 … n) to out, n ≤ 64: whole groups of four, then a masked store of the rest (a call
+// of memmove cost about 9 ns at the end of every short fill).
+void copy_values(const double* values, std::size_t n, double* out) {
+  std::size_t c = 0;
+  for (; c + 4 <= n; c += 4) _mm256_storeu_pd(out + c, _mm256_load_pd(values + c));
+  if (c < n) {
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+    const __m256i in_range =
+        _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n - c)), lane);
+    _mm256_maskstore_pd(out + c, in_range, _mm256_load_pd(values + c));
+  }
+}
+
+// Drops values[p] for every bit p of `removed` (removed ≠ 0; size a multiple of 4) and closes the
+// gaps, keeping the order; returns how many values are left. In place: the kept values of a
+// group go to offset k ≤ its own, after the group is loaded and before any later one is.
+std::size_t drop_removed(double* values, std::size_t size, std::uint64_t removed) {
+  std::size_t group = static_cast<std::size_t>(__builtin_ctzll(removed)) & ~std::size_t{3};
+  std::size_t k = group;
+  for (; group < size; group += 4) {
+    const auto keep = static_cast<unsigned>(~(removed >> group) & 15);
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kKeptLanes.index[keep]));
+    const __m256i group_values = _mm256_castpd_si256(_mm256_loadu_pd(values + group));
+    _mm256_storeu_pd(values + k,
+                     _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(group_values, lanes)));
+    k += kKeptLanes.count[keep];
+  }
+  return k;
+}
 #endif
 
 }  // namespace
@@ -136,82 +202,88 @@ bool RandomStream::under_wedge(int layer, double z, double height) {
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  // The words of up to kBlock draws ahead are hashed first, in a loop of its own: the core test
-  // below then starts from a load, and its chain of dependent operations is short enough for
-  // the CPU to overlap consecutive groups. (Hashing inside that loop made it latency-bound, at
-  // about 30 cycles per four draws.) A wedge draw moves the next group to any offset in the
-  // block, whose words are already there; a tail draw goes to normal(), and the block is
-  // hashed again after it.
-  constexpr std::size_t kBlock = 64;
+  // Blocks of up to kBlock words, in passes that do not branch on any one draw:
+  //  1. the words are hashed (a loop of its own, so that the next pass starts from loads and its
+  //     groups of four overlap: hashing inside it made it latency-bound);
+  //  2. every word's core value u·x[layer] is formed and stored, and the words outside their
+  //     core, about 2.8%, are marked;
+  //  3. those are resolved in stream order as normal() resolves them: a wedge takes the next
+  //     word as its uniform height and stays if under the curve; a tail draw ends the block
+  //     there, and normal() draws it after the block's values;
+  //  4. the heights and the rejected wedges are dropped, the other values closed up.
+  // Breaking out of pass 2 at each draw outside the core instead took about 10% longer.
+  constexpr std::size_t kBlock = 64;  // a bit per word in one std::uint64_t
   alignas(32) std::uint64_t bits[kBlock];
-  const __m256i stride = _mm256_set1_epi64x(static_cast<long long>(4 * kGolden));
-  while (i + 4 <= count) {
-    // Words of draws counter_ + 1 + c, c < size: the rest's whole groups of four, and one group
-    // more for the words that wedge heights and redraws take (the scalar loop below does any
-    // last one to three draws).
-    const std::size_t size = std::min(kBlock, ((count - i) & ~std::size_t{3}) + 4);
-    // key + c·φ for the counters c = counter_+1 … counter_+4, as next_u64() forms it (mod 2⁶⁴).
-    __m256i words =
-        _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(key_)),
-                         _mm256_set_epi64x(static_cast<long long>((counter_ + 4) * kGolden),
-                                           static_cast<long long>((counter_ + 3) * kGolden),
-                                           static_cast<long long>((counter_ + 2) * kGolden),
-                                           static_cast<long long>((counter_ + 1) * kGolden)));
-    for (std::size_t c = 0; c < size; c += 4, words = _mm256_add_epi64(words, stride)) {
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bits + c), mix64(words));
-    }
-    // Four draws at a time from offset c. All four in the core: store them. Otherwise keep the
-    // lanes before the first one outside the core, resolve that one, and go on after it.
-    std::size_t c = 0;
-    bool moved_counter = false;  // by normal(), for a tail draw
-    for (;;) {
+  alignas(32) double scratch[kBlock];  // the values of a block too long for what is left of out
+  while (i < count) {
+    const std::size_t need = count - i;
+    // Whole groups of four, at least one word more than `need` for the heights and redraws.
+    const std::size_t size = std::min(kBlock, (need & ~std::size_t{3}) + 4);
+    hash_words(key_, counter_, size, bits);
+    double* const values = need >= size ? out + i : scratch;
+    std::uint64_t outside = 0;
+    for (std::size_t c = 0; c < size; c += 4) {
       const std::uint64_t* draw = bits + c;
-      double* to = out + i;
-      int outside = 0;
-      for (std::size_t groups = std::min(size - c, count - i) / 4; groups > 0;
-           --groups, draw += 4, to += 4) {
-        const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(draw));
-        // u = 2·((m + ½)·2⁻⁵³) − 1 as split() forms it; 2·2⁻⁵³ = 2⁻⁵² scales exactly, so one
-        // fused multiply-add rounds as split()'s last subtraction does.
-        const __m256d u = _mm256_fmadd_pd(
-            _mm256_add_pd(to_double(_mm256_srli_epi64(word, 11)), _mm256_set1_pd(0.5)),
-            _mm256_set1_pd(0x1.0p-52), _mm256_set1_pd(-1.0));
-        // (ratio, width) of lanes 0 and 2, 1 and 3; then the ratios and the widths.
-        const __m256d cores02 =
-            load_pair(kZiggurat.core[draw[0] & 127].ratio, kZiggurat.core[draw[2] & 127].ratio);
-        const __m256d cores13 =
-            load_pair(kZiggurat.core[draw[1] & 127].ratio, kZiggurat.core[draw[3] & 127].ratio);
-        const __m256d ratio = _mm256_unpacklo_pd(cores02, cores13);
-        const __m256d width = _mm256_unpackhi_pd(cores02, cores13);
-        const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
-        outside = ~_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)) & 15;
-        _mm256_storeu_pd(to, _mm256_mul_pd(u, width));
-        if (__builtin_expect(outside != 0, 0)) break;
-      }
-      c = static_cast<std::size_t>(draw - bits);
-      i = static_cast<std::size_t>(to - out);
-      if (outside == 0) break;  // the block or the output is used up
-      // Draw c + first is the first outside its core; the lanes before it are done.
-      const auto first = static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(outside)));
-      const int layer = static_cast<int>(draw[first] & 127);
+      const __m256i word = _mm256_load_si256(reinterpret_cast<const __m256i*>(draw));
+      // u = 2·((m + ½)·2⁻⁵³) − 1 as split() forms it; 2·2⁻⁵³ = 2⁻⁵² scales exactly, so one
+      // fused multiply-add rounds as split()'s last subtraction does.
+      const __m256d u = _mm256_fmadd_pd(
+          _mm256_add_pd(to_double(_mm256_srli_epi64(word, 11)), _mm256_set1_pd(0.5)),
+          _mm256_set1_pd(0x1.0p-52), _mm256_set1_pd(-1.0));
+      // (ratio, width) of lanes 0 and 2, 1 and 3; then the ratios and the widths.
+      const __m256d cores02 =
+          load_pair(kZiggurat.core[draw[0] & 127].ratio, kZiggurat.core[draw[2] & 127].ratio);
+      const __m256d cores13 =
+          load_pair(kZiggurat.core[draw[1] & 127].ratio, kZiggurat.core[draw[3] & 127].ratio);
+      const __m256d ratio = _mm256_unpacklo_pd(cores02, cores13);
+      const __m256d width = _mm256_unpackhi_pd(cores02, cores13);
+      const __m256d magnitude = _mm256_andnot_pd(_mm256_set1_pd(-0.0), u);
+      const auto inside =
+          static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(magnitude, ratio, _CMP_LT_OQ)));
+      outside |= std::uint64_t{~inside & 15u} << c;
+      _mm256_storeu_pd(values + c, _mm256_mul_pd(u, width));
+    }
+    // Pass 3. `wedges` marks the draws resolved as wedges, `removed` the words that give no
+    // value; `used` counts the words the block takes if all its values are needed.
+    std::uint64_t wedges = 0, removed = 0;
+    std::size_t tail = size, used = size;  // tail: where a tail draw ends the block
+    for (std::uint64_t pending = outside; pending != 0;) {
+      const auto p = static_cast<std::size_t>(__builtin_ctzll(pending));
+      const int layer = static_cast<int>(bits[p] & 127);
       if (layer == 0) {
-        counter_ += c + first;
-        out[i + first] = normal();  // the tail, resolved by normal() as it would be
-        i += first + 1;
-        moved_counter = true;
+        tail = used = p;
+        removed |= ~std::uint64_t{0} << p;
         break;
       }
-      // A wedge: its z = u·x[layer] is in place; the next draw is its uniform height, as in
-      // normal_outside_core(). Accepted: keep z. Rejected: normal() would draw again, which is
-      // the stream carrying on after the height.
-      const std::size_t height = c + first + 1;
-      const std::uint64_t height_bits =
-          height < size ? bits[height] : mix64(key_ + (counter_ + height + 1) * kGolden);
-      i += first + (under_wedge(layer, out[i + first], uniform_of(height_bits)) ? 1 : 0);
-      c = height + 1;
-      if (c > size) break;  // the height was the word after the block
+      std::uint64_t height;
+      if (p + 1 < size) {
+        height = bits[p + 1];
+        removed |= std::uint64_t{2} << p;
+        pending &= ~(std::uint64_t{3} << p);  // the height is not a draw, wherever it falls
+      } else {
+        height = mix64(key_ + (counter_ + size + 1) * kGolden);  // the word after the block
+        used = size + 1;
+        pending = 0;
+      }
+      wedges |= std::uint64_t{1} << p;
+      removed |= std::uint64_t{!under_wedge(layer, values[p], uniform_of(height))} << p;
     }
-    if (!moved_counter) counter_ += c;
+    const std::size_t kept = removed == 0 ? size : drop_removed(values, size, removed);
+    if (kept >= need) {
+      // The last value needed comes from the need-th word not removed: a select over the bits.
+      std::size_t last = need - 1;
+      for (std::uint64_t r = removed;
+           r != 0 && static_cast<std::size_t>(__builtin_ctzll(r)) <= last; r &= r - 1) {
+        ++last;
+      }
+      counter_ += last + 1 + (wedges >> last & 1);  // a wedge took its height too
+      if (values == scratch) copy_values(scratch, need, out + i);
+      return;
+    }
+    if (values == scratch) copy_values(scratch, kept, out + i);
+    i += kept;
+    counter_ += used;
+    if (tail < size) out[i++] = normal();  // from the tail draw's word on, as normal() would
   }
 #endif
   for (; i < count; ++i) {
