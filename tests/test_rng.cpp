@@ -107,6 +107,31 @@ TEST_CASE("fill_normals() agrees with normal() for every short count and offset"
   }
 }
 
+TEST_CASE("fill_normals() agrees with normal() over random sequences of calls", "[rng]") {
+  // Counts up to 140 across block boundaries and block ends: wedges whose height is the word
+  // after a block, tail draws inside a block, a call ending right after a wedge. Nothing past
+  // the requested count is written, and the stream then carries on as normal()'s.
+  RandomStream pick(13, Purpose::kTest);
+  long tails = 0;
+  for (std::uint64_t stream = 0; stream < 3000; ++stream) {
+    RandomStream one_by_one(stream, Purpose::kTest, 7), filled(stream, Purpose::kTest, 7);
+    const int calls = 1 + static_cast<int>(pick.next_u64() % 6);
+    for (int call = 0; call < calls; ++call) {
+      const std::size_t count = pick.next_u64() % 141;
+      std::vector<double> got(count + 4, -7.0);
+      filled.fill_normals(got.data(), count);
+      for (std::size_t i = 0; i < count; ++i) {
+        const double z = one_by_one.normal();
+        REQUIRE(got[i] == z);
+        tails += std::abs(z) > 3.442619855899;
+      }
+      for (std::size_t i = count; i < got.size(); ++i) REQUIRE(got[i] == -7.0);
+    }
+    REQUIRE(filled.normal() == one_by_one.normal());
+  }
+  CHECK(tails > 100);
+}
+
 TEST_CASE("under_wedge() decides as the exp-based rule, at its boundary too", "[rng]") {
   // In every layer's wedge (|z| between x[layer+1] and x[layer]): random heights, and the heights
   // where the rule's value low + height·(high − low) crosses 1, walked one ulp at a time so that
