@@ -91,19 +91,6 @@ struct KeptLanes {
 };
 const KeptLanes kKeptLanes;
 
-// values[0 … n) to out, n ≤ 64: whole groups of four, then a masked store of the rest (a call
-// of memmove cost about 9 ns at the end of every short fill).
-void copy_values(const double* values, std::size_t n, double* out) {
-  std::size_t c = 0;
-  for (; c + 4 <= n; c += 4) _mm256_storeu_pd(out + c, _mm256_load_pd(values + c));
-  if (c < n) {
-    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
-    const __m256i in_range =
-        _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n - c)), lane);
-    _mm256_maskstore_pd(out + c, in_range, _mm256_load_pd(values + c));
-  }
-}
-
 // Drops values[p] for every bit p of `removed` (removed ≠ 0; size a multiple of 4) and closes the
 // gaps, keeping the order; returns how many values are left. In place: the kept values of a
 // group go to offset k ≤ its own, after the group is loaded and before any later one is.
@@ -202,7 +189,7 @@ bool RandomStream::under_wedge(int layer, double z, double height) {
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  // Blocks of up to kBlock words, in passes that do not branch on any one draw:
+  // Blocks of up to kBlock words, in passes whose loops over the block stop at no single draw:
   //  1. the words are hashed (a loop of its own, so that the next pass starts from loads and its
   //     groups of four overlap: hashing inside it made it latency-bound);
   //  2. every word's core value u·x[layer] is formed and stored, and the words outside their
@@ -211,7 +198,7 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
   //     word as its uniform height and stays if under the curve; a tail draw ends the block
   //     there, and normal() draws it after the block's values;
   //  4. the heights and the rejected wedges are dropped, the other values closed up.
-  // Breaking out of pass 2 at each draw outside the core instead took about 10% longer.
+  // Breaking out of pass 2 at each draw outside the core instead took 7–9% longer.
   constexpr std::size_t kBlock = 64;  // a bit per word in one std::uint64_t
   alignas(32) std::uint64_t bits[kBlock];
   alignas(32) double scratch[kBlock];  // the values of a block too long for what is left of out
@@ -277,10 +264,10 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
         ++last;
       }
       counter_ += last + 1 + (wedges >> last & 1);  // a wedge took its height too
-      if (values == scratch) copy_values(scratch, need, out + i);
+      if (values == scratch) std::copy_n(scratch, need, out + i);
       return;
     }
-    if (values == scratch) copy_values(scratch, kept, out + i);
+    if (values == scratch) std::copy_n(scratch, kept, out + i);
     i += kept;
     counter_ += used;
     if (tail < size) out[i++] = normal();  // from the tail draw's word on, as normal() would
