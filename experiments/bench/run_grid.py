@@ -39,6 +39,12 @@ def bench(*args):
     return json.loads(done.stdout)
 
 
+def median_and_range(values):
+    """"1.85 (1.41–2.10)": the median (the lower middle one for even counts) and the range."""
+    ordered = sorted(values)
+    return f"{ordered[(len(ordered) - 1) // 2]:.2f} ({ordered[0]:.2f}–{ordered[-1]:.2f})"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="d, n in {5, 50} x {20, 400} only")
@@ -113,6 +119,16 @@ def main():
                     f"{r['gflops']:.2f} | {100 * r['peak_fraction']:.1f} "
                     f"({r['peak_gflops']:.1f}) | {100 * fastest:.1f} | "
                     f"{r['peak_rss_mib']:.0f} | {min(fractions):.1f}–{max(fractions):.1f} |\n")
+        # 2 threads against 1: in a round the two runs of a configuration are back to back, so
+        # their ratio compares like with like; the ratio of their peaks shows what the host gave.
+        f.write("\n| d | n | L | 2 threads / 1 thread: step speedup, median (range) "
+                "| FMA peak ratio, median (range) |\n|" + "---|" * 5 + "\n")
+        for (d, n, layers) in dict.fromkeys(c[:3] for c in configs):
+            one, two = runs[(d, n, layers, 1)], runs[(d, n, layers, 2)]
+            speedups = [a["step_ms"] / b["step_ms"] for a, b in zip(one, two)]
+            peak_ratios = [b["peak_gflops"] / a["peak_gflops"] for a, b in zip(one, two)]
+            f.write(f"| {d} | {n} | {layers} | {median_and_range(speedups)} | "
+                    f"{median_and_range(peak_ratios)} |\n")
     print(open(results_path(f"{name}.md")).read())
 
 
