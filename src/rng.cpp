@@ -22,7 +22,7 @@ double density(double x) {
 
 #if defined(__AVX2__) && defined(__FMA__)
 // Four lanes of the scalar arithmetic of next_u64() and split(), each giving the same result bit
-// for bit: the hash operation for operation, and u with the one rounding split() makes (see
+// for bit: the hash operation for operation, and u with the roundings split() makes (see
 // fill_normals()).
 
 // a·b mod 2⁶⁴ per lane from 32×32→64 products: a_lo·b_lo + ((a_hi·b_lo + a_lo·b_hi) << 32).
@@ -76,7 +76,7 @@ void hash_words(std::uint64_t key, std::uint64_t counter, std::size_t size, std:
 struct KeptLanes {
   alignas(32) std::int32_t index[16][8] = {};
   std::size_t count[16] = {};
-  KeptLanes() {
+  constexpr KeptLanes() {
     for (unsigned keep = 0; keep < 16; ++keep) {
       std::size_t k = 0;
       for (std::int32_t lane = 0; lane < 4; ++lane) {
@@ -89,7 +89,7 @@ struct KeptLanes {
     }
   }
 };
-const KeptLanes kKeptLanes;
+constexpr KeptLanes kKeptLanes;  // constant-initialized: ready before any dynamic initializer
 
 // Drops values[p] for every bit p of `removed` (removed ≠ 0; size a multiple of 4) and closes the
 // gaps, keeping the order; returns how many values are left. In place: the kept values of a
@@ -189,7 +189,8 @@ bool RandomStream::under_wedge(int layer, double z, double height) {
 void RandomStream::fill_normals(double* out, std::size_t count) {
   std::size_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  // Blocks of up to kBlock words, in passes whose loops over the block stop at no single draw:
+  // Blocks of up to kBlock words, in passes over the whole block; only the few draws outside the
+  // core are visited one by one:
   //  1. the words are hashed (a loop of its own, so that the next pass starts from loads and its
   //     groups of four overlap: hashing inside it made it latency-bound);
   //  2. every word's core value u·x[layer] is formed and stored, and the words outside their
@@ -197,14 +198,16 @@ void RandomStream::fill_normals(double* out, std::size_t count) {
   //  3. those are resolved in stream order as normal() resolves them: a wedge takes the next
   //     word as its uniform height and stays if under the curve; a tail draw ends the block
   //     there, and normal() draws it after the block's values;
-  //  4. the heights and the rejected wedges are dropped, the other values closed up.
-  // Breaking out of pass 2 at each draw outside the core instead took 7–9% longer.
+  //  4. the heights, the rejected wedges and the words from a tail draw on are dropped, the
+  //     other values closed up.
+  // Breaking out of pass 2 at each draw outside the core instead took 7–11% longer.
   constexpr std::size_t kBlock = 64;  // a bit per word in one std::uint64_t
   alignas(32) std::uint64_t bits[kBlock];
   alignas(32) double scratch[kBlock];  // the values of a block too long for what is left of out
   while (i < count) {
     const std::size_t need = count - i;
-    // Whole groups of four, at least one word more than `need` for the heights and redraws.
+    // Whole groups of four, one word more than `need` at least (room for a height or a redraw),
+    // or 64 when more are needed.
     const std::size_t size = std::min(kBlock, (need & ~std::size_t{3}) + 4);
     hash_words(key_, counter_, size, bits);
     double* const values = need >= size ? out + i : scratch;

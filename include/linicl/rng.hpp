@@ -51,7 +51,7 @@ class RandomStream {
 
   // Standard normal by the ziggurat method (Marsaglia & Tsang, 2000): one 64-bit draw picks
   // a layer (7 bits) and a signed abscissa (53 bits); inside the layer's core rectangle,
-  // about 99% of draws, that is the sample. Wedges and the tail beyond r = 3.4426 are
+  // about 97% of draws, that is the sample. Wedges and the tail beyond r = 3.4426 are
   // resolved exactly by rejection, so the law is N(0, 1) without approximation.
   double normal() {
     for (;;) {
