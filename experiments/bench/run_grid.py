@@ -39,10 +39,14 @@ def bench(*args):
     return json.loads(done.stdout)
 
 
+def lower_median(items, key=None):
+    """The median item (the lower middle one for even counts)."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
 def median_and_range(values):
-    """"1.85 (1.41–2.10)": the median (the lower middle one for even counts) and the range."""
-    ordered = sorted(values)
-    return f"{ordered[(len(ordered) - 1) // 2]:.2f} ({ordered[0]:.2f}–{ordered[-1]:.2f})"
+    """"1.85 (1.41–2.10)": the median and the range."""
+    return f"{lower_median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def main():
@@ -73,9 +77,8 @@ def main():
                   f"{r['step_ms']:10.2f} ms ({r['sample_ms']:.2f} sampling)  "
                   f"{r['gflops']:6.2f} GFLOP/s = {100 * r['peak_fraction']:4.1f}% of peak  "
                   f"{r['peak_rss_mib']:.0f} MiB", flush=True)
-    # Per configuration the run of median fraction of peak (the lower middle one for even N).
-    rows = [sorted(runs[c], key=lambda r: r["peak_fraction"])[(args.rounds - 1) // 2]
-            for c in configs]
+    # Per configuration the run of median fraction of peak.
+    rows = [lower_median(runs[c], key=lambda r: r["peak_fraction"]) for c in configs]
     peak_after = {t: bench("--peak", "--threads", t)["peak_gflops"] for t in threads}
     # The (d+1)-square product alone, the bulk of the prompt-by-prompt path at d = 50
     # (smaller d run in SIMD lanes or with fixed-size products): that path's ceiling, with
