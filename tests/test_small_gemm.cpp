@@ -13,26 +13,17 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
           "[gemm]") {
   RandomStream rs(8, Purpose::kTest);
   const double eps = std::numeric_limits<double>::epsilon();
-  // Empty products; row panels of 1–4 rows alone, 8, 5–7 after full ones, and 9–12 (12-row
-  // tiles); columns in panels of 6 and 5 (n = 26, 29), of 3 and 2 (n = 2, 4), or with a
-  // narrow rest (n = 1, 13); the d = 50 products and Gram matrix.
-  for (const auto& [m, n, k] : {std::tuple{0, 3, 2},
-                                {3, 0, 2},
-                                {3, 4, 0},
-                                {1, 1, 1},
-                                {3, 5, 2},
-                                {8, 6, 7},
-                                {9, 7, 13},
-                                {11, 2, 4},
-                                {12, 4, 5},
-                                {13, 29, 6},
-                                {15, 26, 3},
-                                {16, 12, 1},
-                                {17, 13, 30},
-                                {20, 1, 9},
-                                {50, 50, 400},
-                                {51, 51, 51},
-                                {51, 51, 400}}) {
+  // Empty products. AVX2 (registers of 4): row panels of 1–4 rows alone, 8, 5–7 after full
+  // ones, and 9–12 (12-row tiles); columns in panels of 6 and 5 (n = 26, 29), of 3 and 2 (n = 2,
+  // 4), or with a narrow rest (n = 1, 13). AVX-512 (registers of 8): panels of 1–4 registers
+  // alone (m = 5, 11, 20, 29, 32), 32 rows then 1–4 registers (m = 33, 50, 51, 57, 64), ragged
+  // or full last registers; columns in panels of 12 and 11 (n = 23, 35), 8 and 7, 6 and 5, or
+  // with a narrow rest. The d = 50 products and Gram matrix.
+  for (const auto& [m, n, k] :
+       {std::tuple{0, 3, 2}, {3, 0, 2},   {3, 4, 0},     {1, 1, 1},    {3, 5, 2},    {8, 6, 7},
+        {9, 7, 13},          {11, 2, 4},  {12, 4, 5},    {13, 29, 6},  {15, 26, 3},  {16, 12, 1},
+        {17, 13, 30},        {20, 1, 9},  {5, 23, 7},    {29, 17, 5},  {32, 6, 3},   {33, 11, 8},
+        {57, 35, 4},         {64, 24, 2}, {50, 50, 400}, {51, 51, 51}, {51, 51, 400}}) {
     for (const bool trans_a : {false, true}) {
       for (const bool trans_b : {false, true}) {
         for (const int base_kind : {0, 1, 2}) {  // none, c itself, another matrix
@@ -62,7 +53,7 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
                 magnitude += std::abs(term);
               }
               const long double start = base_kind == 0 ? 0.0L : base_copy(i, j);
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
               // The kernel's own arithmetic, exactly: a chain of fused multiply-adds over p in
               // order, then base + alpha·sum in one more.
               double chain = 0.0;
