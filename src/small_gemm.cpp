@@ -42,6 +42,12 @@ inline Vec load_first(const double* p, int count) {
 inline void store_first(double* p, int count, Vec v) {
   _mm512_mask_storeu_pd(p, first_lanes(count), v);
 }
+// A register of a panel's rows: the lanes off `rows` load as zero and are not read, so a panel
+// is read in place even where its last register runs past the matrix.
+constexpr bool kMaskedRows = true;
+inline Vec load_rows(const double* p, __mmask8 rows) {
+  return _mm512_maskz_loadu_pd(rows, p);
+}
 #define LINICL_SIMD_TILES 1
 #elif defined(__AVX2__) && defined(__FMA__)
 using Vec = __m256d;
@@ -70,9 +76,16 @@ inline Vec load_first(const double* p, int count) {
 inline void store_first(double* p, int count, Vec v) {
   _mm256_maskstore_pd(p, first_lanes(count), v);
 }
+// A masked load costs more than a plain one here: a panel whose last register would run past
+// the matrix is copied to a padded buffer instead, and every lane is read.
+constexpr bool kMaskedRows = false;
+inline Vec load_rows(const double* p, __m256i /*rows*/) {
+  return load(p);
+}
 #define LINICL_SIMD_TILES 1
 #else
 constexpr int kWidth = 4, kRegisterFile = 16;  // the scalar tiles keep the same shapes
+constexpr bool kMaskedRows = false;
 #endif
 
 // C is cut into register tiles of R registers of rows (kWidth rows each) by W columns, R·W
@@ -140,15 +153,20 @@ void tile(int rows, int depth, const double* a, std::ptrdiff_t a_step, const dou
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[j][r] = zero();
   }
+  const int last = kWidth * (R - 1), tail = rows - last;  // the last register's rows
+  const auto last_rows = first_lanes(tail);
   for (std::ptrdiff_t p = 0; p < depth; ++p) {
     const double* a_p = a + p * a_step;
     // The rows are loaded once into registers, not folded into every FMA: folded, a 12×3 tile
     // issues 12 loads for 9 FMAs, and two loads a cycle then bound it. (Named registers: an
     // array of them under the barrier goes to the stack.)
-    Vec a0 = load(a_p);
-    Vec a1 = R > 1 ? load(a_p + kWidth) : a0;
-    Vec a2 = R > 2 ? load(a_p + 2 * kWidth) : a0;
-    Vec a3 = R > 3 ? load(a_p + 3 * kWidth) : a0;
+    const auto row = [&](int r) {
+      return r < R - 1 ? load(a_p + kWidth * r) : load_rows(a_p + kWidth * r, last_rows);
+    };
+    Vec a0 = row(0);
+    Vec a1 = R > 1 ? row(1) : a0;
+    Vec a2 = R > 2 ? row(2) : a0;
+    Vec a3 = R > 3 ? row(3) : a0;
     asm("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3));
 #pragma GCC unroll 12
     for (int j = 0; j < W; ++j) {
@@ -159,8 +177,6 @@ void tile(int rows, int depth, const double* a, std::ptrdiff_t a_step, const dou
       if (R > 3) acc[j][3] = fma(a3, bj, acc[j][3]);
     }
   }
-  // The last register may hold fewer than kWidth rows.
-  const int last = kWidth * (R - 1), tail = rows - last;
   const Vec scale = broadcast(&out.alpha);
 #pragma GCC unroll 12
   for (int j = 0; j < W; ++j) {
@@ -239,9 +255,9 @@ void panel(int rows, int n, int k, const double* a_rows, std::ptrdiff_t a_step, 
 void multiply(int m, int n, int k, double alpha, const double* a, int lda, bool trans_a,
               const double* b, int ldb, bool trans_b, const double* base, double* c, int ldc,
               bool lower) {
-  // Rows of op(a) that cannot be read in place (aᵀ, or a last panel of fewer rows than its
-  // registers, which would run past the array) are copied to a panel buffer, zero-padded.
-  // One buffer per thread, grown once.
+  // Rows of op(a) that cannot be read in place (aᵀ, or without masked rows a last panel of fewer
+  // rows than its registers, which would run past the array) are copied to a panel buffer,
+  // zero-padded where the lanes past the rows are read. One buffer per thread, grown once.
   thread_local std::vector<double> a_panel;
   if (a_panel.size() < static_cast<std::size_t>(kWidth * kMaxRegisters) * k) {
     a_panel.resize(static_cast<std::size_t>(kWidth * kMaxRegisters) * k);
@@ -252,13 +268,14 @@ void multiply(int m, int n, int k, double alpha, const double* a, int lda, bool 
     const int rows = std::min(kWidth * registers, left), height = kWidth * registers;
     const double* a_rows = a + i0;
     std::ptrdiff_t a_step = lda;
-    if (trans_a || rows < height) {
+    if (trans_a || (rows < height && !kMaskedRows)) {
       // op(a)(i0 + r, p) is a[(i0 + r)·lda + p] for aᵀ, a[i0 + r + p·lda] otherwise.
       const std::ptrdiff_t row_step = trans_a ? lda : 1, depth_step = trans_a ? 1 : lda;
       const double* first = a + i0 * row_step;
       // The padding rows zeroed in one pass (a fill per step of p compiles to a memset call
       // per step).
-      if (rows < height) std::fill_n(a_panel.data(), std::ptrdiff_t{height} * k, 0.0);
+      if (rows < height && !kMaskedRows)
+        std::fill_n(a_panel.data(), std::ptrdiff_t{height} * k, 0.0);
       for (std::ptrdiff_t p = 0; p < k; ++p) {
         double* to = a_panel.data() + p * height;
         for (int r = 0; r < rows; ++r) to[r] = first[r * row_step + p * depth_step];
