@@ -187,7 +187,11 @@ int main(int argc, char** argv) {
   // moves with the neighbours' load, and the fraction of peak compares like with like.
   std::vector<double> step_times, sample_times, update_times, peaks;
   const int chunks = (batch + linicl::BatchObjective::kChunk - 1) / linicl::BatchObjective::kChunk;
-  std::vector<linicl::PromptColumns> prompts(chunks);
+  // Each chunk's prompt on cache lines of its own, as in the objective's thread scratch.
+  struct alignas(64) ChunkPrompt {
+    linicl::PromptColumns columns;
+  };
+  std::vector<ChunkPrompt> prompts(chunks);
   const bool lanes = linicl::has_lane_kernels(dim + 1);
   for (int r = 0; r <= reps; ++r) {  // r = 0 warms up
     const BatchSpec spec_r{0, static_cast<std::uint64_t>(r), batch};
@@ -204,7 +208,8 @@ int main(int argc, char** argv) {
     for (int c = 0; c < chunks; ++c) {
       const int end = std::min(batch, (c + 1) * linicl::BatchObjective::kChunk);
       for (int b = c * linicl::BatchObjective::kChunk; b < end; ++b) {
-        sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c], !lanes);
+        sampler.sample_columns(0, spec_r.step, static_cast<std::uint64_t>(b), prompts[c].columns,
+                               !lanes);
       }
     }
     const double sample = seconds_since(start);

@@ -56,8 +56,9 @@ class BatchObjective {
                      Eigen::VectorXd& out);
 
  private:
-  // What one thread works in, reused from chunk to chunk.
-  struct ThreadScratch {
+  // What one thread works in, reused from chunk to chunk. This and ChunkSums start on cache
+  // lines of their own: two threads writing next to each other's would share a line.
+  struct alignas(64) ThreadScratch {
     PromptColumns columns;  // one prompt as drawn (embed() reads it without unpacking)
     EmbeddedPrompt embedded;
     Tape tape;
@@ -69,7 +70,7 @@ class BatchObjective {
     TangentWorkspace tangent;
   };
   // What one chunk adds up, kept until the chunks are summed in order.
-  struct ChunkSums {
+  struct alignas(64) ChunkSums {
     Weights grad;
     double loss = 0.0, loss_squares = 0.0;  // Σ (ŷ − y)², Σ (ŷ − y)⁴
     void add(double residual) {
