@@ -33,6 +33,7 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < num_chunks; ++c) {
     ChunkSums& sums = chunks_[c];
+    sums.reset(grad != nullptr);
     ThreadScratch& t = threads_[omp_get_thread_num()];
     const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
     if (has_lane_kernels(weights.dim + 1)) {
@@ -61,6 +62,7 @@ void BatchObjective::hessian_times(const Eigen::VectorXd& theta, const Eigen::Ve
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < num_chunks; ++c) {
     ChunkSums& sums = chunks_[c];
+    sums.reset(true);
     ThreadScratch& t = threads_[omp_get_thread_num()];
     const int end = std::min(batch.size, (c + 1) * kChunk);
     for (int b = c * kChunk; b < end; ++b) {
@@ -100,14 +102,10 @@ int BatchObjective::prepare_chunks(const Weights& shape, const BatchSpec& batch,
     threads_.resize(omp_get_max_threads());
   }
   for (int c = 0; c < num_chunks; ++c) {
-    ChunkSums& sums = chunks_[c];
-    Weights& g = sums.grad;
+    Weights& g = chunks_[c].grad;
     if (with_grad && (g.layers != shape.layers || g.dim != shape.dim || g.heads != shape.heads)) {
       g = Weights(shape.layers, shape.heads, shape.dim);
     }
-    if (with_grad) g.set_zero();
-    sums.loss = 0.0;
-    sums.loss_squares = 0.0;
   }
   return num_chunks;
 }
