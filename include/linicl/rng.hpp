@@ -63,9 +63,9 @@ class RandomStream {
   }
 
   // `count` normals into out: the same numbers, in the same order, as `count` calls of
-  // normal(). The core test runs in a tight loop (four draws at a time where AVX2 and FMA are
-  // there); a draw outside the core is resolved exactly as normal() would: a wedge in place, with
-  // the next word as its height, a tail draw by normal() itself.
+  // normal(). The core test runs in a tight loop (eight draws at a time with AVX-512, four with
+  // AVX2 and FMA); a draw outside the core is resolved exactly as normal() would: a wedge in place,
+  // with the next word as its height, a tail draw by normal() itself.
   void fill_normals(double* out, std::size_t count);
 
   // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
