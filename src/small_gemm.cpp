@@ -112,9 +112,13 @@ constexpr int widest(int registers) {
   if (kWidth == 8) return registers <= 2 ? 12 : registers == 3 ? 8 : 6;
   return registers == 3 ? 3 : 6;
 }
-static_assert(kMaxRegisters * widest(kMaxRegisters) + kMaxRegisters + 1 <= kRegisterFile &&
-                  2 * widest(2) + 2 + 1 <= kRegisterFile,
-              "a tile's accumulators, rows and broadcast fit in the register file");
+constexpr bool tiles_fit() {
+  for (int registers = 1; registers <= kMaxRegisters; ++registers) {
+    if (registers * widest(registers) + registers + 1 > kRegisterFile) return false;
+  }
+  return true;
+}
+static_assert(tiles_fit(), "every tile's accumulators, rows and broadcast fit in the registers");
 // The registers of the row panel that starts with `left` rows still to go.
 int panel_registers(int left) {
   if (kWidth == 8) {
@@ -137,7 +141,8 @@ struct Output {
 };
 
 // One tile: rows ≤ kWidth·R entries of W columns, each summed over p = 0 … depth−1 in order in
-// one register lane, with A(r, p) = a[p·a_step + r] readable for r < kWidth·R.
+// one register lane, with A(r, p) = a[p·a_step + r] readable for r < kWidth·R (with masked rows,
+// for r < rows only: the last register's other lanes are not read).
 template <int R, int W, Columns layout>
 void tile(int rows, int depth, const double* a, std::ptrdiff_t a_step, const double* const* b,
           std::ptrdiff_t b_step, const Output& out) {

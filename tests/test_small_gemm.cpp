@@ -16,14 +16,16 @@ TEST_CASE("small_gemm computes base + alpha op(a) op(b) for every form and ragge
   // Empty products. AVX2 (registers of 4): row panels of 1–4 rows alone, 8, 5–7 after full
   // ones, and 9–12 (12-row tiles); columns in panels of 6 and 5 (n = 26, 29), of 3 and 2 (n = 2,
   // 4), or with a narrow rest (n = 1, 13). AVX-512 (registers of 8): panels of 1–4 registers
-  // alone (m = 5, 11, 20, 29, 32), 32 rows then 1–4 registers (m = 33, 50, 51, 57, 64), ragged
-  // or full last registers; columns in panels of 12 and 11 (n = 23, 35), 8 and 7, 6 and 5, or
-  // with a narrow rest. The d = 50 products and Gram matrix.
+  // alone (m = 5, 11 and 13, 20 and 22 and 24, 29 and 32), 32 rows then 1–4 registers (m = 33;
+  // 44; 50, 51 and 56; 57 and 64), last registers of 1–8 rows; columns in panels of 12 and 11
+  // (n = 23 with m = 5 and 13, n = 35 with m = 44), 8 and 7, 6 and 5, or with a narrow rest. The
+  // d = 50 products and Gram matrix.
   for (const auto& [m, n, k] :
-       {std::tuple{0, 3, 2}, {3, 0, 2},   {3, 4, 0},     {1, 1, 1},    {3, 5, 2},    {8, 6, 7},
-        {9, 7, 13},          {11, 2, 4},  {12, 4, 5},    {13, 29, 6},  {15, 26, 3},  {16, 12, 1},
-        {17, 13, 30},        {20, 1, 9},  {5, 23, 7},    {29, 17, 5},  {32, 6, 3},   {33, 11, 8},
-        {57, 35, 4},         {64, 24, 2}, {50, 50, 400}, {51, 51, 51}, {51, 51, 400}}) {
+       {std::tuple{0, 3, 2}, {3, 0, 2},     {3, 4, 0},    {1, 1, 1},    {3, 5, 2},   {8, 6, 7},
+        {9, 7, 13},          {11, 2, 4},    {12, 4, 5},   {13, 29, 6},  {15, 26, 3}, {16, 12, 1},
+        {17, 13, 30},        {20, 1, 9},    {5, 23, 7},   {29, 17, 5},  {32, 6, 3},  {33, 11, 8},
+        {57, 35, 4},         {64, 24, 2},   {13, 23, 3},  {44, 35, 4},  {24, 16, 3}, {56, 15, 2},
+        {22, 9, 5},          {50, 50, 400}, {51, 51, 51}, {51, 51, 400}}) {
     for (const bool trans_a : {false, true}) {
       for (const bool trans_b : {false, true}) {
         for (const int base_kind : {0, 1, 2}) {  // none, c itself, another matrix
@@ -89,6 +91,10 @@ TEST_CASE("small_gram equals small_gemm of a and its transpose bit for bit, with
                              {12, 20},
                              {13, 4},
                              {17, 30},
+                             {35, 12},
+                             {40, 7},
+                             {41, 9},
+                             {60, 5},
                              {50, 400},
                              {51, 60}}) {
     for (const int pad : {0, 2}) {

@@ -15,7 +15,8 @@ namespace linicl {
 constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
 
 // SplitMix64's finalizer: a bijection of 64-bit words with full avalanche. Its two
-// multipliers are named because src/rng.cpp repeats the finalizer four lanes at a time.
+// multipliers are named because src/rng.cpp repeats the finalizer eight lanes at a time
+// (AVX-512) or four (AVX2).
 constexpr std::uint64_t kMixMultiplier1 = 0xbf58476d1ce4e5b9ULL;
 constexpr std::uint64_t kMixMultiplier2 = 0x94d049bb133111ebULL;
 inline std::uint64_t mix64(std::uint64_t z) {
