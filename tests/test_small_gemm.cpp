@@ -1,6 +1,10 @@
 // small_gemm against a long-double triple loop, over shapes that exercise every edge path.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "fixtures.hpp"
@@ -108,5 +112,72 @@ TEST_CASE("small_gram equals small_gemm of a and its transpose bit for bit, with
       CHECK(gram == gemm);
       CHECK(gram.bottomRows(pad) == before.bottomRows(pad));
     }
+  }
+}
+
+namespace {
+
+// `count` doubles that end where an unreadable page begins: a read or write past them faults.
+class GuardedDoubles {
+ public:
+  explicit GuardedDoubles(std::size_t count) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t bytes = count * sizeof(double);
+    size_ = (bytes + page - 1) / page * page + page;
+    void* region = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(region != MAP_FAILED);
+    base_ = static_cast<char*>(region);
+    REQUIRE(mprotect(base_ + size_ - page, page, PROT_NONE) == 0);
+    data_ = reinterpret_cast<double*>(base_ + size_ - page - bytes);
+  }
+  ~GuardedDoubles() { munmap(base_, size_); }
+  GuardedDoubles(const GuardedDoubles&) = delete;
+  GuardedDoubles& operator=(const GuardedDoubles&) = delete;
+  double* data() { return data_; }
+
+ private:
+  char* base_;
+  std::size_t size_;
+  double* data_;
+};
+
+}  // namespace
+
+TEST_CASE("small_gemm and small_gram touch nothing past their matrices", "[gemm]") {
+  // Every operand and the output end at an unreadable page, with leading dimensions equal to the
+  // rows: a last row panel read or written past m (the ragged register of any vector width)
+  // crashes the test. Same numbers as from ordinary buffers.
+  RandomStream rs(10, Purpose::kTest);
+  for (const auto& [m, n, k] : {std::tuple{1, 3, 5},
+                                {5, 7, 3},
+                                {13, 23, 4},
+                                {19, 19, 19},
+                                {22, 9, 5},
+                                {44, 35, 4},
+                                {51, 51, 51},
+                                {51, 51, 400}}) {
+    for (const bool trans_a : {false, true}) {
+      const Eigen::MatrixXd a = random_matrix(trans_a ? k : m, trans_a ? m : k, rs);
+      const Eigen::MatrixXd b = random_matrix(k, n, rs), base = random_matrix(m, n, rs);
+      GuardedDoubles a_guarded(a.size()), b_guarded(b.size()), base_guarded(base.size()),
+          c_guarded(base.size());
+      std::memcpy(a_guarded.data(), a.data(), sizeof(double) * a.size());
+      std::memcpy(b_guarded.data(), b.data(), sizeof(double) * b.size());
+      std::memcpy(base_guarded.data(), base.data(), sizeof(double) * base.size());
+      Eigen::MatrixXd expected(m, n);
+      small_gemm(m, n, k, 0.5, a.data(), static_cast<int>(a.rows()), trans_a, b.data(), k, false,
+                 base.data(), expected.data(), m);
+      small_gemm(m, n, k, 0.5, a_guarded.data(), static_cast<int>(a.rows()), trans_a,
+                 b_guarded.data(), k, false, base_guarded.data(), c_guarded.data(), m);
+      INFO("m " << m << " n " << n << " k " << k << " trans_a " << trans_a);
+      CHECK(Eigen::Map<const Eigen::MatrixXd>(c_guarded.data(), m, n) == expected);
+    }
+    const Eigen::MatrixXd a = random_matrix(m, k, rs);
+    GuardedDoubles a_guarded(a.size()), gram_guarded(static_cast<std::size_t>(m) * m);
+    std::memcpy(a_guarded.data(), a.data(), sizeof(double) * a.size());
+    Eigen::MatrixXd gram(m, m);
+    small_gram(m, k, 1.0, a.data(), m, gram.data(), m);
+    small_gram(m, k, 1.0, a_guarded.data(), m, gram_guarded.data(), m);
+    CHECK(Eigen::Map<const Eigen::MatrixXd>(gram_guarded.data(), m, m) == gram);
   }
 }
