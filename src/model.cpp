@@ -86,10 +86,14 @@ namespace {
 
 void size_tape(const Weights& w, Tape& tape) {
   const int m = w.dim + 1;
-  if (static_cast<int>(tape.attention.size()) == w.layers && tape.gram[0].rows() == m) return;
-  tape.gram.assign(w.layers + 1, Eigen::MatrixXd(m, m));
-  tape.attention.assign(w.layers, Eigen::MatrixXd(m, m));
+  if (static_cast<int>(tape.gram.size()) == w.layers &&
+      static_cast<int>(tape.top_keys.size()) == w.heads && tape.gram[0].rows() == m)
+    return;
+  tape.gram.assign(w.layers, Eigen::MatrixXd(m, m));
+  tape.attention.assign(w.layers - 1, Eigen::MatrixXd(m, m));
   tape.query.assign(w.layers + 1, Eigen::VectorXd(m));
+  tape.top_keys.assign(w.heads, Eigen::VectorXd(m));
+  tape.top_values.assign(w.heads, Eigen::VectorXd(m));
 }
 
 void size_workspace(int m, Workspace& ws) {
@@ -97,8 +101,9 @@ void size_workspace(int m, Workspace& ws) {
   for (auto* mat : {&ws.a, &ws.b, &ws.c, &ws.gram_grad, &ws.next_gram_grad, &ws.k_grad}) {
     mat->resize(m, m);
   }
-  ws.query_grad.resize(m);
-  ws.next_query_grad.resize(m);
+  for (auto* vec : {&ws.query_grad, &ws.next_query_grad, &ws.head_grad, &ws.head_gram_grad}) {
+    vec->resize(m);
+  }
 }
 
 // The kernels are written once over Eigen maps of the (d+1)×(d+1) buffers and instantiated
@@ -161,7 +166,8 @@ double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape,
   typename S::MatMap a(ws.a.data(), m, m), b(ws.b.data(), m, m), c(ws.c.data(), m, m);
   typename S::MatMap(tape.gram[0].data(), m, m) = typename S::ConstMatMap(prompt.gram.data(), m, m);
   typename S::VecMap(tape.query[0].data(), m) = typename S::ConstVecMap(prompt.query.data(), m);
-  for (int l = 0; l < w.layers; ++l) {
+  const int top = w.layers - 1;
+  for (int l = 0; l < top; ++l) {
     const typename S::ConstMatMap g(tape.gram[l].data(), m, m);
     typename S::MatMap k(tape.attention[l].data(), m, m), next(tape.gram[l + 1].data(), m, m);
     // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
@@ -181,19 +187,42 @@ double forward_sized(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape,
     q_next = q;
     q_next.noalias() += k * q;
   }
+  // The top layer: q_L = q + K q = q + (1/n) Σ_h P_h (G (Q_h q)), three products with a vector
+  // per head.
+  const typename S::ConstMatMap g(tape.gram[top].data(), m, m);
+  const typename S::ConstVecMap q(tape.query[top].data(), m);
+  typename S::VecMap q_last(tape.query[w.layers].data(), m);
+  q_last = q;
+  for (int h = 0; h < w.heads; ++h) {
+    typename S::VecMap u(tape.top_keys[h].data(), m), v(tape.top_values[h].data(), m);
+    u.noalias() = typename S::ConstMatMap(w.q(top, h).data(), m, m) * q;
+    v.noalias() = g * u;
+    q_last.noalias() += inv_n * (typename S::ConstMatMap(w.p(top, h).data(), m, m) * v);
+  }
   return -tape.query[w.layers](w.dim);
+}
+
+// out += scale·Mᵀv, a dot product per column of M. (Eigen's AVX-512 product of a transposed
+// run-time-size map with a vector sets off GCC 12's -Wuninitialized inside Eigen.)
+template <class Matrix, class Vector, class Out>
+void add_transposed_product(const Matrix& mat, const Vector& v, double scale, Out& out) {
+  for (Eigen::Index j = 0; j < mat.cols(); ++j) out(j) += scale * mat.col(j).dot(v);
 }
 
 // Reverse mode through one layer, with Ḡ' = ∂ℒ/∂G_{ℓ+1}, q̄' = ∂ℒ/∂q_{ℓ+1}, A = I + K:
 //   K̄ = q̄' q_ℓᵀ + (Ḡ' + Ḡ'ᵀ) A G_ℓ        (from q' = A q and G' = A G Aᵀ, G symmetric)
 //   P̄_h = (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h = (1/n) G_ℓ P_hᵀ K̄                      (§4.1)
 //   q̄ = Aᵀ q̄',   Ḡ = Aᵀ Ḡ' A + (1/n) Σ_h P_hᵀ K̄ Q_hᵀ
-// At the top layer Ḡ' = 0, since the readout sees only q_L; at the bottom layer Ḡ and q̄ are
-// not formed, since no parameter lies below.
+// At the top layer Ḡ' = 0, since the readout sees only q_L, so K̄ = q̄' qᵀ has rank one; with
+// u_h = Q_h q and v_h = G u_h from forward, r_h = P_hᵀ q̄' and s_h = G r_h (G symmetric):
+//   P̄_h = (1/n) q̄' v_hᵀ,  Q̄_h = (1/n) s_h qᵀ,  Ḡ = (1/n) Σ_h r_h u_hᵀ,
+//   q̄ = q̄' + (1/n) Σ_h Q_hᵀ s_h   (Kᵀ = (1/n) Σ_h Q_hᵀ G P_hᵀ).
+// At the bottom layer Ḡ and q̄ are not formed, since no parameter lies below.
 template <int N>
 void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape,
                     double dloss_dpred, Weights& grad, Workspace& ws) {
   using S = Sized<N>;
+  using ConstVec = typename S::ConstVecMap;
   const int d = w.dim;
   const Eigen::Index m = d + 1;
   const double inv_n = 1.0 / prompt.context;
@@ -203,23 +232,47 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
       next_query_grad(ws.next_query_grad.data(), m);
   query_grad.setZero();
   query_grad(d) = -dloss_dpred;  // ŷ = −[q_L]_{d+1}  (§3.3)
-  bool has_gram_grad = false;
-  for (int l = w.layers - 1; l >= 0; --l) {
+
+  const int top = w.layers - 1;
+  const bool below_top = top > 0;
+  {
+    const typename S::ConstMatMap g(tape.gram[top].data(), m, m);
+    const ConstVec q(tape.query[top].data(), m);
+    typename S::VecMap r(ws.head_grad.data(), m), s(ws.head_gram_grad.data(), m);
+    typename S::MatMap gram_grad(ws.gram_grad.data(), m, m);  // Ḡ_{L−1}
+    if (below_top) {
+      gram_grad.setZero();
+      next_query_grad = query_grad;
+    }
+    for (int h = 0; h < w.heads; ++h) {
+      const typename S::ConstMatMap p(w.p(top, h).data(), m, m), qh(w.q(top, h).data(), m, m);
+      typename S::MatMap p_grad(grad.p(top, h).data(), m, m);
+      typename S::MatMap q_grad(grad.q(top, h).data(), m, m);
+      r.setZero();
+      add_transposed_product(p, query_grad, 1.0, r);
+      s.noalias() = g * r;
+      p_grad.noalias() += (inv_n * query_grad) * ConstVec(tape.top_values[h].data(), m).transpose();
+      q_grad.noalias() += (inv_n * s) * q.transpose();
+      if (!below_top) continue;
+      gram_grad.noalias() += (inv_n * r) * ConstVec(tape.top_keys[h].data(), m).transpose();
+      add_transposed_product(qh, s, inv_n, next_query_grad);
+    }
+    if (!below_top) return;
+    query_grad.swap(next_query_grad);
+  }
+
+  for (int l = top - 1; l >= 0; --l) {
     const typename S::ConstMatMap g(tape.gram[l].data(), m, m), k(tape.attention[l].data(), m, m);
     typename S::MatMap gram_grad(ws.gram_grad.data(), m, m);
     typename S::MatMap next_gram_grad(ws.next_gram_grad.data(), m, m);
     const bool below = l > 0;  // whether the layer below needs Ḡ_ℓ and q̄_ℓ
-    k_grad.noalias() = query_grad * typename S::ConstVecMap(tape.query[l].data(), m).transpose();
-    if (has_gram_grad) {
-      multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());  // A G_ℓ
-      a = gram_grad + gram_grad.transpose();
-      multiply<N, Form::kAB>(m, a.data(), b.data(), k_grad.data(), k_grad.data());
-    }
-    if (has_gram_grad && below) {
+    k_grad.noalias() = query_grad * ConstVec(tape.query[l].data(), m).transpose();
+    multiply<N, Form::kAB>(m, k.data(), g.data(), g.data(), b.data());  // A G_ℓ
+    a = gram_grad + gram_grad.transpose();
+    multiply<N, Form::kAB>(m, a.data(), b.data(), k_grad.data(), k_grad.data());
+    if (below) {
       multiply<N, Form::kAB>(m, gram_grad.data(), k.data(), gram_grad.data(), c.data());  // Ḡ' A
       multiply<N, Form::kAtB>(m, k.data(), c.data(), c.data(), next_gram_grad.data());  // Aᵀ Ḡ' A
-    } else if (below) {
-      next_gram_grad.setZero();
     }
     for (int h = 0; h < w.heads; ++h) {
       const typename S::ConstMatMap p(w.p(l, h).data(), m, m), q(w.q(l, h).data(), m, m);
@@ -235,10 +288,9 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
     }
     if (!below) break;
     next_query_grad = query_grad;
-    next_query_grad.noalias() += k.transpose() * query_grad;
+    add_transposed_product(k, query_grad, 1.0, next_query_grad);
     std::swap(ws.gram_grad, ws.next_gram_grad);
     query_grad.swap(next_query_grad);
-    has_gram_grad = true;
   }
 }
 
@@ -267,10 +319,18 @@ Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) 
   const int d = w.dim;
   Eigen::MatrixXd weights(d, w.layers + 1);
   Eigen::MatrixXd transfer = Eigen::MatrixXd::Identity(d + 1, d + 1);  // T_ℓ
-  for (int l = 0; l <= w.layers; ++l) {
+  for (int l = 0; l < w.layers; ++l) {
     weights.col(l) = -transfer.row(d).head(d).transpose();
-    if (l < w.layers) transfer += tape.attention[l] * transfer;
+    if (l + 1 < w.layers) {
+      transfer += tape.attention[l] * transfer;
+      continue;
+    }
+    // The top layer's K = (1/n) Σ_h P_h G Q_h (§3.2), which forward() does not form.
+    Eigen::MatrixXd k = Eigen::MatrixXd::Zero(d + 1, d + 1);
+    for (int h = 0; h < w.heads; ++h) k.noalias() += w.p(l, h) * tape.gram[l] * w.q(l, h);
+    transfer += (k / prompt.context) * transfer;
   }
+  weights.col(w.layers) = -transfer.row(d).head(d).transpose();
   return weights;
 }
 

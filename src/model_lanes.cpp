@@ -82,6 +82,42 @@ void add_product(const double* a, const double* v, double* out) {
   for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
 }
 
+// out = base + alpha·A v for A (M×M, batched or shared) and batched v (M), base = 0 when null
+// (base may be out, not v). All rows at once, as add_product().
+template <int M, class A>
+void times_vector(const A& a, const double* v, double alpha, const double* base, double* out) {
+  double sum[M][W] = {};
+  for (int j = 0; j < M; ++j) {
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const auto aij = a.at(i, j);
+#pragma omp simd
+      for (int l = 0; l < W; ++l) sum[i][l] += lane(aij, l) * v[j * W + l];
+    }
+  }
+  for (int i = 0; i < M; ++i) {
+#pragma omp simd
+    for (int l = 0; l < W; ++l) {
+      out[i * W + l] = (base ? base[i * W + l] : 0.0) + alpha * sum[i][l];
+    }
+  }
+}
+
+// t = base + alpha·x yᵀ in every lane (x, y batched vectors of M), base = 0 when null (base may
+// be t).
+template <int M>
+void outer_product(const double* x, const double* y, double alpha, const double* base, double* t) {
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < M; ++j) {
+      const std::size_t e = (i * M + j) * W;
+#pragma omp simd
+      for (int l = 0; l < W; ++l) {
+        t[e + l] = (base ? base[e + l] : 0.0) + alpha * (x[i * W + l] * y[j * W + l]);
+      }
+    }
+  }
+}
+
 #if defined(__AVX__)
 // The 4×4 transpose of four registers: out[k] holds element k of in[0], …, in[3].
 inline void transpose4(const __m256d in[4], __m256d out[4]) {
@@ -138,14 +174,17 @@ template <int M>
 void forward_sized(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
                    double* prediction) {
   constexpr std::size_t kMat = M * M * W, kVec = M * W;
-  resize(tape.gram, (w.layers + 1) * kMat);
+  const int top = w.layers - 1;
+  resize(tape.gram, w.layers * kMat);
   resize(tape.query, (w.layers + 1) * kVec);
-  resize(tape.attention, w.layers * kMat);
+  resize(tape.attention, top * kMat);
+  resize(tape.top_keys, w.heads * kVec);
+  resize(tape.top_values, w.heads * kVec);
   for (auto* v : {&ws.a, &ws.b, &ws.c}) resize(*v, kMat);
   const double inv_n = 1.0 / prompts.context;
   std::copy(prompts.gram.begin(), prompts.gram.end(), tape.gram.begin());
   std::copy(prompts.query.begin(), prompts.query.end(), tape.query.begin());
-  for (int layer = 0; layer < w.layers; ++layer) {
+  for (int layer = 0; layer < top; ++layer) {
     const double* g = &tape.gram[layer * kMat];
     double* k = &tape.attention[layer * kMat];
     // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
@@ -170,7 +209,17 @@ void forward_sized(const Weights& w, const LanePrompts& prompts, LaneTape& tape,
     // q_{ℓ+1} = q_ℓ + K_ℓ q_ℓ
     add_product<M, false>(k, &tape.query[layer * kVec], &tape.query[(layer + 1) * kVec]);
   }
-  const double* q_last = &tape.query[w.layers * kVec];
+  // The top layer (as in model.cpp): q_L = q + (1/n) Σ_h P_h v_h, v_h = G u_h, u_h = Q_h q.
+  const double* g = &tape.gram[top * kMat];
+  const double* q = &tape.query[top * kVec];
+  double* q_last = &tape.query[w.layers * kVec];
+  for (int h = 0; h < w.heads; ++h) {
+    double* u = &tape.top_keys[h * kVec];
+    double* v = &tape.top_values[h * kVec];
+    times_vector<M>(Shared<M, false>{w.q(top, h).data()}, q, 1.0, nullptr, u);
+    times_vector<M>(Batched<M, false>{g}, u, 1.0, nullptr, v);
+    times_vector<M>(Shared<M, false>{w.p(top, h).data()}, v, inv_n, h > 0 ? q_last : q, q_last);
+  }
   for (int l = 0; l < W; ++l) prediction[l] = -q_last[(M - 1) * W + l];  // ŷ = −[q_L]_{d+1}
 }
 
@@ -182,40 +231,60 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
   for (auto* v : {&ws.a, &ws.b, &ws.c, &ws.gram_grad, &ws.next_gram_grad, &ws.k_grad}) {
     resize(*v, kMat);
   }
-  resize(ws.query_grad, kVec);
-  resize(ws.next_query_grad, kVec);
+  for (auto* v : {&ws.query_grad, &ws.next_query_grad, &ws.head_grad, &ws.head_gram_grad}) {
+    resize(*v, kVec);
+  }
   const double inv_n = 1.0 / prompts.context;
   std::fill(ws.query_grad.begin(), ws.query_grad.end(), 0.0);
   for (int l = 0; l < W; ++l) ws.query_grad[(M - 1) * W + l] = -dloss_dpred[l];
-  bool has_gram_grad = false;
-  for (int layer = w.layers - 1; layer >= 0; --layer) {
+
+  // The top layer, K̄ = q̄' qᵀ of rank one: with r_h = P_hᵀ q̄' and s_h = G r_h,
+  //   P̄_h += (1/n) q̄' v_hᵀ,  Q̄_h += (1/n) s_h qᵀ,  Ḡ = (1/n) Σ_h r_h u_hᵀ,
+  //   q̄ = q̄' + (1/n) Σ_h Q_hᵀ s_h.
+  const int top = w.layers - 1;
+  const bool below_top = top > 0;
+  {
+    const double* g = &tape.gram[top * kMat];
+    const double* q = &tape.query[top * kVec];
+    double *r = ws.head_grad.data(), *s = ws.head_gram_grad.data();
+    for (int h = 0; h < w.heads; ++h) {
+      const double* p = w.p(top, h).data();
+      const double* qh = w.q(top, h).data();
+      times_vector<M>(Shared<M, true>{p}, ws.query_grad.data(), 1.0, nullptr, r);
+      times_vector<M>(Batched<M, false>{g}, r, 1.0, nullptr, s);
+      outer_product<M>(ws.query_grad.data(), &tape.top_values[h * kVec], 1.0, nullptr, ws.a.data());
+      add_lane_sum<M>(ws.a.data(), inv_n, grad.p(top, h));
+      outer_product<M>(s, q, 1.0, nullptr, ws.a.data());
+      add_lane_sum<M>(ws.a.data(), inv_n, grad.q(top, h));
+      if (!below_top) continue;
+      outer_product<M>(r, &tape.top_keys[h * kVec], inv_n, h > 0 ? ws.gram_grad.data() : nullptr,
+                       ws.gram_grad.data());
+      times_vector<M>(Shared<M, true>{qh}, s, inv_n,
+                      h > 0 ? ws.next_query_grad.data() : ws.query_grad.data(),
+                      ws.next_query_grad.data());
+    }
+    if (!below_top) return;
+    std::swap(ws.query_grad, ws.next_query_grad);
+  }
+
+  for (int layer = top - 1; layer >= 0; --layer) {
     const bool below = layer > 0;  // whether the layer below needs Ḡ_ℓ and q̄_ℓ
     const double* g = &tape.gram[layer * kMat];
     const double* k = &tape.attention[layer * kMat];
     const double* q = &tape.query[layer * kVec];
-    // K̄ = q̄' q_ℓᵀ, plus (Ḡ' + Ḡ'ᵀ) A G_ℓ below the top layer
-    const double* query_grad = ws.query_grad.data();  // a local pointer lets the loop vectorize
+    const double* gg = ws.gram_grad.data();
+    // K̄ = q̄' q_ℓᵀ + (Ḡ' + Ḡ'ᵀ) A G_ℓ
+    outer_product<M>(ws.query_grad.data(), q, 1.0, nullptr, ws.k_grad.data());
+    product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());  // A G
     for (int i = 0; i < M; ++i) {
       for (int j = 0; j < M; ++j) {
-        double* out = &ws.k_grad[(i * M + j) * W];
-#pragma omp simd
-        for (int l = 0; l < W; ++l) out[l] = query_grad[i * W + l] * q[j * W + l];
+        double* out = &ws.a[(i * M + j) * W];
+        for (int l = 0; l < W; ++l) out[l] = gg[(i * M + j) * W + l] + gg[(j * M + i) * W + l];
       }
     }
-    if (has_gram_grad) {
-      const double* gg = ws.gram_grad.data();
-      product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());  // A G
-      for (int i = 0; i < M; ++i) {
-        for (int j = 0; j < M; ++j) {
-          double* out = &ws.a[(i * M + j) * W];
-          for (int l = 0; l < W; ++l) out[l] = gg[(i * M + j) * W + l] + gg[(j * M + i) * W + l];
-        }
-      }
-      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0,
-                 ws.k_grad.data(), ws.k_grad.data());
-    }
-    if (has_gram_grad && below) {
-      const double* gg = ws.gram_grad.data();
+    product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0,
+               ws.k_grad.data(), ws.k_grad.data());
+    if (below) {
       product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, gg, ws.c.data());  // Ḡ'A
       product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, ws.c.data(),
                  ws.next_gram_grad.data());  // Aᵀ Ḡ' A
@@ -235,17 +304,14 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
       if (!below) continue;
       product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
                  ws.c.data());
-      // At the top layer Ḡ' = 0: the first head's term starts Ḡ.
-      const double* gram_grad_so_far = has_gram_grad || h > 0 ? ws.next_gram_grad.data() : nullptr;
-      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n, gram_grad_so_far,
-                 ws.next_gram_grad.data());
+      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n,
+                 ws.next_gram_grad.data(), ws.next_gram_grad.data());
     }
     if (!below) break;
     // q̄ = Aᵀ q̄'
-    add_product<M, true>(k, query_grad, ws.next_query_grad.data());
+    add_product<M, true>(k, ws.query_grad.data(), ws.next_query_grad.data());
     std::swap(ws.gram_grad, ws.next_gram_grad);
     std::swap(ws.query_grad, ws.next_query_grad);
-    has_gram_grad = true;
   }
 }
 

@@ -137,25 +137,28 @@ TEST_CASE("the batch loss is the mean squared error of the predictions") {
 }
 
 TEST_CASE("size-specialized kernels and the dynamic fallback agree with the reference") {
-  // d + 1 ∈ {2…6, 11} run compiled-size kernels, every other size the dynamic one.
+  // d + 1 ∈ {2…6, 11} run compiled-size kernels, every other size the dynamic one; L = 1 is the
+  // top layer alone, L = 3 has one layer between bottom and top.
   for (int d : {1, 2, 4, 5, 6, 7, 10, 12, 20, 50}) {
-    const TaskSampler sampler = make_sampler(d, 9, 0.2, 4.0);
-    const Parametrization param(Param::kFull, d, 2, 2, false);
-    BatchObjective objective(sampler, param);
-    const BatchSpec batch{3, 0, 6};
-    RandomStream rs(40 + d, Purpose::kTest);
-    const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.1);
-    Weights w = param.make_weights();
-    param.expand(theta, w);
-    Prompt prompt;
-    sampler.sample(3, 0, 0, prompt);
-    INFO("d = " << d);
-    CHECK(std::abs(model_prediction(w, prompt) - reference_prediction(w, prompt)) <=
-          1e-12 * std::max(1.0, std::abs(reference_prediction(w, prompt))));
-    Eigen::VectorXd grad;
-    objective.evaluate(theta, batch, &grad);
-    const Eigen::VectorXd u = random_matrix(param.size(), 1, rs).normalized();
-    const double numeric = directional_difference(objective, theta, u, batch);
-    CHECK(std::abs(grad.dot(u) - numeric) <= 1e-7 + 1e-6 * std::abs(numeric));
+    for (int layers : {1, 2, 3}) {
+      const TaskSampler sampler = make_sampler(d, 9, 0.2, 4.0);
+      const Parametrization param(Param::kFull, d, layers, 2, false);
+      BatchObjective objective(sampler, param);
+      const BatchSpec batch{3, 0, 6};
+      RandomStream rs(40 + d, Purpose::kTest);
+      const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.1);
+      Weights w = param.make_weights();
+      param.expand(theta, w);
+      Prompt prompt;
+      sampler.sample(3, 0, 0, prompt);
+      INFO("d = " << d << ", L = " << layers);
+      CHECK(std::abs(model_prediction(w, prompt) - reference_prediction(w, prompt)) <=
+            1e-12 * std::max(1.0, std::abs(reference_prediction(w, prompt))));
+      Eigen::VectorXd grad;
+      objective.evaluate(theta, batch, &grad);
+      const Eigen::VectorXd u = random_matrix(param.size(), 1, rs).normalized();
+      const double numeric = directional_difference(objective, theta, u, batch);
+      CHECK(std::abs(grad.dot(u) - numeric) <= 1e-7 + 1e-6 * std::abs(numeric));
+    }
   }
 }

@@ -52,23 +52,24 @@ Stats summarize(std::vector<double> times) {
 // nothing; D = d + 1). Sampling and the optimizer are not counted.
 //   embed      G_0 = Σ z_i z_iᵀ, one triangle:  n·D(D + 1) (small_gram and the lane kernels
 //              mirror the other)
-//   forward    per layer: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
+//   below the top layer, forward: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;
 //              K/n, symmetrize (C + Cᵀ)/2, q' = q + Kq: 5D²
-//   backward   per layer: K̄ = q̄'qᵀ: D²;  per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄ and the sums
-//              into P̄, Q̄: 8D³ + 2D²;  below the top layer AG, (Ḡ'+Ḡ'ᵀ)AG: 4D³ and
-//              Ḡ' + Ḡ'ᵀ: D²;  above the bottom layer (which needs no Ḡ, q̄) q̄ = q̄' + Kᵀq̄':
-//              2D², per head PᵀK̄, (·)Qᵀ and the sum into Ḡ: 4D³ + D², and, below the top,
-//              Ḡ'A, AᵀḠ'A: 4D³
+//   below the top layer, backward: K̄ = q̄'qᵀ: D²;  AG, (Ḡ'+Ḡ'ᵀ)AG: 4D³ and Ḡ' + Ḡ'ᵀ: D²;
+//              per head K̄Qᵀ, (·)G, GPᵀ, (·)K̄ and the sums into P̄, Q̄: 8D³ + 2D²;  above the
+//              bottom layer (which needs no Ḡ, q̄) q̄ = q̄' + Kᵀq̄': 2D², per head PᵀK̄, (·)Qᵀ
+//              and the sum into Ḡ: 4D³ + D², and Ḡ'A, AᵀḠ'A: 4D³
+//   top layer, forward: per head u = Qq, v = Gu, q_L += Pv: 6D²
+//   top layer, backward: per head r = Pᵀq̄', s = Gr, P̄ += q̄'vᵀ, Q̄ += sqᵀ: 8D²;  above the
+//              bottom layer Ḡ += ruᵀ, q̄ += Qᵀs: 4D²
 double prompt_flops(double d, double n, int layers, int heads) {
   const double D = d + 1, D2 = D * D, D3 = D2 * D;
   double flops = n * D * (D + 1);
-  for (int l = 0; l < layers; ++l) {
+  for (int l = 0; l + 1 < layers; ++l) {
     flops += heads * 4 * D3 + 4 * D3 + 5 * D2;
-    const bool top = l + 1 == layers, bottom = l == 0;
-    flops += D2 + heads * (8 * D3 + 2 * D2);
-    if (!top) flops += 4 * D3 + D2;
-    if (!bottom) flops += 2 * D2 + heads * (4 * D3 + D2) + (top ? 0 : 4 * D3);
+    flops += D2 + 4 * D3 + D2 + heads * (8 * D3 + 2 * D2);
+    if (l > 0) flops += 2 * D2 + heads * (4 * D3 + D2) + 4 * D3;
   }
+  flops += heads * (6 * D2 + 8 * D2 + (layers > 1 ? 4 * D2 : 0));
   return flops;
 }
 
@@ -224,10 +225,11 @@ int main(int argc, char** argv) {
   const Stats step = summarize(step_times), sample = summarize(sample_times),
               update = summarize(update_times), peak_gflops = summarize(peaks);
   const double flops = batch * prompt_flops(dim, context, layers, heads);
-  // What a batched implementation would have to keep for backward: G_ℓ, K_ℓ, q_ℓ per prompt.
+  // What a batched implementation would have to keep for backward, per prompt as Tape holds it
+  // (model.hpp): G_ℓ (ℓ < L), K_ℓ (ℓ < L − 1), q_ℓ (ℓ ≤ L) and the top layer's u_h, v_h.
   const double D = dim + 1.0;
   const double activations_mib =
-      batch * ((2.0 * layers + 1) * D * D + (layers + 1) * D) * 8 / (1024.0 * 1024.0);
+      batch * ((2.0 * layers - 1) * D * D + (layers + 1 + 2.0 * heads) * D) * 8 / (1024.0 * 1024.0);
   std::printf(
       "{\"dim\": %d, \"context\": %d, \"layers\": %d, \"heads\": %d, \"batch\": %d, "
       "\"threads\": %d, \"reps\": %d, \"step_ms\": %.4f, \"step_min_ms\": %.4f, "

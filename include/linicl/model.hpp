@@ -4,7 +4,8 @@
 // (§3.2). So the model never needs the (d+1)×(n+1) activations themselves, only
 //     G_ℓ = Z_ℓ M Z_ℓᵀ   and   q_ℓ = Z_ℓ e_{n+1}   (the query column),
 // which evolve as G_{ℓ+1} = (I+K_ℓ) G_ℓ (I+K_ℓ)ᵀ and q_{ℓ+1} = (I+K_ℓ) q_ℓ. A prompt costs
-// O(n·d²) once, for G_0, and O(H·d³) per layer; nothing n×n, nor n×d per layer, is formed.
+// O(n·d²) once, for G_0, O(H·d³) per layer below the top one and O(H·d²) for the top one;
+// nothing n×n, nor n×d per layer, is formed.
 // The result is the same function as §3.2, so §4's gradients carry over with G_ℓ, q_ℓ in the
 // place of Z_ℓ (the derivation is in model.cpp).
 #pragma once
@@ -44,16 +45,20 @@ struct EmbeddedPrompt {
 void embed(const PromptColumns& prompt, EmbeddedPrompt& out);
 void embed(const Prompt& prompt, EmbeddedPrompt& out);
 
-// Activations kept for backward: G_ℓ and q_ℓ for ℓ = 0…L, K_ℓ for ℓ < L. Sized on first use.
+// Activations kept for backward: G_ℓ and K_ℓ below the top layer (ℓ < L−1; G_{L−1} too), q_ℓ for
+// ℓ = 0…L, and per head the top layer's u_h = Q_h q_{L−1} and v_h = G_{L−1} u_h. The readout
+// sees only q_L = q_{L−1} + (1/n) Σ_h P_h v_h, so neither K_{L−1} nor G_L is formed: the top
+// layer costs O(H·d²), not O(H·d³). Sized on first use.
 struct Tape {
-  std::vector<Eigen::MatrixXd> gram, attention;  // G_ℓ, K_ℓ
-  std::vector<Eigen::VectorXd> query;            // q_ℓ
+  std::vector<Eigen::MatrixXd> gram, attention;       // G_ℓ (ℓ ≤ L−1), K_ℓ (ℓ < L−1)
+  std::vector<Eigen::VectorXd> query;                 // q_ℓ
+  std::vector<Eigen::VectorXd> top_keys, top_values;  // u_h, v_h
 };
 
 // Scratch for forward/backward, sized on first use; one per thread.
 struct Workspace {
   Eigen::MatrixXd a, b, c, gram_grad, next_gram_grad, k_grad;
-  Eigen::VectorXd query_grad, next_query_grad;
+  Eigen::VectorXd query_grad, next_query_grad, head_grad, head_gram_grad;
 };
 
 // ŷ = −[q_L]_{d+1} (§3.3), recording the tape.
