@@ -101,7 +101,7 @@ void size_workspace(int m, Workspace& ws) {
   for (auto* mat : {&ws.a, &ws.b, &ws.c, &ws.gram_grad, &ws.next_gram_grad, &ws.k_grad}) {
     mat->resize(m, m);
   }
-  for (auto* vec : {&ws.query_grad, &ws.next_query_grad, &ws.head_grad, &ws.head_gram_grad}) {
+  for (auto* vec : {&ws.query_grad, &ws.next_query_grad, &ws.top_r, &ws.top_s}) {
     vec->resize(m);
   }
 }
@@ -238,7 +238,7 @@ void backward_sized(const Weights& w, const EmbeddedPrompt& prompt, const Tape& 
   {
     const typename S::ConstMatMap g(tape.gram[top].data(), m, m);
     const ConstVec q(tape.query[top].data(), m);
-    typename S::VecMap r(ws.head_grad.data(), m), s(ws.head_gram_grad.data(), m);
+    typename S::VecMap r(ws.top_r.data(), m), s(ws.top_s.data(), m);
     typename S::MatMap gram_grad(ws.gram_grad.data(), m, m);  // Ḡ_{L−1}
     if (below_top) {
       gram_grad.setZero();

@@ -231,7 +231,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
   for (auto* v : {&ws.a, &ws.b, &ws.c, &ws.gram_grad, &ws.next_gram_grad, &ws.k_grad}) {
     resize(*v, kMat);
   }
-  for (auto* v : {&ws.query_grad, &ws.next_query_grad, &ws.head_grad, &ws.head_gram_grad}) {
+  for (auto* v : {&ws.query_grad, &ws.next_query_grad, &ws.top_r, &ws.top_s}) {
     resize(*v, kVec);
   }
   const double inv_n = 1.0 / prompts.context;
@@ -246,7 +246,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
   {
     const double* g = &tape.gram[top * kMat];
     const double* q = &tape.query[top * kVec];
-    double *r = ws.head_grad.data(), *s = ws.head_gram_grad.data();
+    double *r = ws.top_r.data(), *s = ws.top_s.data();
     for (int h = 0; h < w.heads; ++h) {
       const double* p = w.p(top, h).data();
       const double* qh = w.q(top, h).data();

@@ -33,6 +33,37 @@ TEST_CASE("forward equals the literal attention form for any depth and head coun
   }
 }
 
+TEST_CASE("a tape and workspace reused across depths and head counts give fresh results") {
+  // The tape is sized by depth and head count (the top layer keeps one u_h, v_h per head).
+  Tape reused_tape;
+  Workspace reused_ws;
+  const int shapes[][3] = {{3, 1, 4}, {1, 1, 4}, {1, 2, 4}, {2, 2, 4},
+                           {2, 1, 4}, {3, 2, 6}, {2, 1, 6}};
+  for (const auto& shape : shapes) {
+    const int layers = shape[0], heads = shape[1], d = shape[2];
+    INFO("L = " << layers << ", H = " << heads << ", d = " << d);
+    const TaskSampler sampler = make_sampler(d, 7, 0.2, 4.0);
+    const Weights w = random_weights(layers, heads, d, 3 * layers + heads + d);
+    Prompt prompt;
+    sampler.sample(2, 1, 0, prompt);
+    EmbeddedPrompt e;
+    embed(prompt, e);
+    Tape tape;
+    Workspace ws;
+    Weights fresh(layers, heads, d), reused(layers, heads, d);
+    fresh.set_zero();
+    reused.set_zero();
+    const double expected = forward(w, e, tape, ws);
+    backward(w, e, tape, 0.7, fresh, ws);
+    CHECK(forward(w, e, reused_tape, reused_ws) == expected);
+    backward(w, e, reused_tape, 0.7, reused, reused_ws);
+    for (std::size_t i = 0; i < fresh.P.size(); ++i) {
+      CHECK(reused.P[i] == fresh.P[i]);
+      CHECK(reused.Q[i] == fresh.Q[i]);
+    }
+  }
+}
+
 TEST_CASE("the query never influences the context: predictions are linear in x_{n+1}") {
   const TaskSampler sampler = make_sampler(3, 7);
   Prompt prompt;

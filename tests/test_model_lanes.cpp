@@ -11,7 +11,7 @@ using namespace linicl::testing;
 TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "[model]") {
   for (int d : {1, 2, 3, 4, 5, 10}) {
     REQUIRE(has_lane_kernels(d + 1));
-    for (int layers : {1, 3}) {
+    for (int layers : {1, 2, 3}) {
       for (int heads : {1, 2}) {
         for (int n : {1, 11}) {  // n = 1, d = 1: fewer columns than one four-wide transpose
           // Reused from full to partial batches: lanes past count must be zeroed, not left over.
@@ -65,7 +65,8 @@ TEST_CASE("kLanes prompts at once give each prompt's prediction and gradient", "
             // Every buffer starts a cache line (LineAligned), so no load straddles two.
             for (const LaneBuffer* buffer :
                  {&lanes.gram, &lanes.query, &lanes.columns, &lane_tape.gram, &lane_tape.query,
-                  &lane_tape.attention, &lane_ws.a, &lane_ws.gram_grad, &lane_ws.query_grad}) {
+                  &lane_tape.attention, &lane_tape.top_keys, &lane_tape.top_values, &lane_ws.a,
+                  &lane_ws.gram_grad, &lane_ws.query_grad, &lane_ws.top_r, &lane_ws.top_s}) {
               CHECK(reinterpret_cast<std::uintptr_t>(buffer->data()) % 64 == 0);
             }
 

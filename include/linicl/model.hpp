@@ -58,7 +58,8 @@ struct Tape {
 // Scratch for forward/backward, sized on first use; one per thread.
 struct Workspace {
   Eigen::MatrixXd a, b, c, gram_grad, next_gram_grad, k_grad;
-  Eigen::VectorXd query_grad, next_query_grad, head_grad, head_gram_grad;
+  Eigen::VectorXd query_grad, next_query_grad;
+  Eigen::VectorXd top_r, top_s;  // r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward
 };
 
 // ŷ = −[q_L]_{d+1} (§3.3), recording the tape.

@@ -64,8 +64,8 @@ struct LaneTape {
 };
 // Scratch for forward and backward, sized on first use; one per thread.
 struct LaneWorkspace {
-  LaneBuffer a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad, head_grad,
-      head_gram_grad;
+  LaneBuffer a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad;
+  LaneBuffer top_r, top_s;  // r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward
 };
 
 // ŷ of every lane into prediction[kLanes] (lanes past count: 0). Needs has_lane_kernels(d+1).
