@@ -64,29 +64,11 @@ void product(const A& a, const B& b, double alpha, const double* base, double* c
   }
 }
 
-// out = v + A v (T: v + Aᵀ v) for batched A (M×M) and v (M), each out_i summed from v_i over j
-// in order. All rows at once: their M·kLanes sums are independent chains, where one row at a
-// time waited on M multiply-adds in a row.
-template <int M, bool T>
-void add_product(const double* a, const double* v, double* out) {
-  double sum[M][W];
-  for (int i = 0; i < M; ++i) std::copy_n(v + i * W, W, sum[i]);
-  for (int j = 0; j < M; ++j) {
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const double* aij = a + (T ? j * M + i : i * M + j) * W;
-#pragma omp simd
-      for (int l = 0; l < W; ++l) sum[i][l] += aij[l] * v[j * W + l];
-    }
-  }
-  for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
-}
-
-// out = base + alpha·A v for A (M×M, batched or shared) and batched v (M), base = 0 when null
-// (base may be out, not v). All rows at once, as add_product().
+// sum_i += Σ_j A(i, j)·v_j for A (M×M, batched or shared) and batched v (M), j in order. All
+// rows at once: their M·kLanes sums are independent chains, where one row at a time waited on M
+// multiply-adds in a row.
 template <int M, class A>
-void times_vector(const A& a, const double* v, double alpha, const double* base, double* out) {
-  double sum[M][W] = {};
+void accumulate_product(const A& a, const double* v, double (&sum)[M][W]) {
   for (int j = 0; j < M; ++j) {
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
@@ -95,6 +77,23 @@ void times_vector(const A& a, const double* v, double alpha, const double* base,
       for (int l = 0; l < W; ++l) sum[i][l] += lane(aij, l) * v[j * W + l];
     }
   }
+}
+
+// out = v + A v (T: v + Aᵀ v) for batched A (M×M) and v (M), each out_i summed from v_i.
+template <int M, bool T>
+void add_product(const double* a, const double* v, double* out) {
+  double sum[M][W];
+  for (int i = 0; i < M; ++i) std::copy_n(v + i * W, W, sum[i]);
+  accumulate_product<M>(Batched<M, T>{a}, v, sum);
+  for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
+}
+
+// out = base + alpha·A v for A (M×M, batched or shared) and batched v (M), base = 0 when null
+// (base may be out, not v).
+template <int M, class A>
+void times_vector(const A& a, const double* v, double alpha, const double* base, double* out) {
+  double sum[M][W] = {};
+  accumulate_product<M>(a, v, sum);
   for (int i = 0; i < M; ++i) {
 #pragma omp simd
     for (int l = 0; l < W; ++l) {
