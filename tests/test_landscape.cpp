@@ -41,8 +41,10 @@ TEST_CASE("the theory family is a critical point for L = 2 and 3 pgd layers", "[
     CHECK(point.gradient_noise > 0.0);
     CHECK(point.curvature.full);
     CHECK(point.curvature.eigenvalues.size() == param.size());
-    // Off the family's optimum the same check fails: it has power.
-    const Eigen::VectorXd moved = 1.5 * point.theta;
+    // Off the family's optimum the same check fails: it has power. Moved toward zero, where the
+    // gradient's high moments are small: at 0.5·θ its norm was 11–18 standard errors over four
+    // pool seeds at L = 3, at 1.5·θ only 2.2–4.6 (the L-th powers of heavy-tailed Gram matrices).
+    const Eigen::VectorXd moved = 0.5 * point.theta;
     double noise = 0.0;
     const double moved_norm = landscape.gradient(moved, landscape.check_pool(), &noise).norm();
     CHECK(moved_norm > 3.0 * noise);
@@ -84,6 +86,9 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   RandomStream rs(3, Purpose::kTest);
   const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
   LandscapeOptions options = pool_of(500);
+  // 64 probes: the quadrature median fell in the bracket checked below for 20 of 20 (θ, pool)
+  // seeds, with the default 8 for 14 of 20 (the probes weigh each eigenvalue by a χ² draw).
+  options.quadrature_probes = 64;
   Landscape full(sampler, param, options);
   const Curvature exact = full.curvature(theta);
   REQUIRE(exact.full);
