@@ -182,7 +182,8 @@ TEST_CASE("the ziggurat's layers have equal areas and close at the top", "[rng]"
   const auto f = [](double x) { return std::exp(-0.5 * x * x); };
   const double r = RandomStream::layer_edge(1);
   const double v = RandomStream::layer_edge(0) * f(r);
-  CHECK(r * f(r) + std::sqrt(M_PI / 2) * std::erfc(r / std::sqrt(2.0)) == Approx(v).epsilon(1e-14));
+  CHECK(r * f(r) + std::sqrt(std::acos(-1.0) / 2) * std::erfc(r / std::sqrt(2.0)) ==
+        Approx(v).epsilon(1e-14));
   for (int i = 1; i + 1 < RandomStream::kLayers; ++i) {
     const double outer = RandomStream::layer_edge(i), inner = RandomStream::layer_edge(i + 1);
     INFO("layer " << i);

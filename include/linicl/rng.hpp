@@ -71,7 +71,7 @@ class RandomStream {
 
   // Whether z = u·x[layer] in layer ≥ 1, outside the core, lies under the curve, given the
   // uniform draw `height`: under_wedge_exact() (one function for normal() and fill_normals(), so
-  // both decide alike), settled without exp for all but about 1 in 270,000 of them.
+  // both decide alike), settled without exp for all but about 1 in 400,000 of them.
   static bool under_wedge(int layer, double z, double height);
   // The wedge rule itself: a uniform height between f(x[layer]) and f(x[layer+1]) lies under
   // f(z), both sides divided by f(z) so that only differences of squares appear.
