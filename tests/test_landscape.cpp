@@ -42,7 +42,7 @@ TEST_CASE("the theory family is a critical point for L = 2 and 3 pgd layers", "[
     CHECK(point.curvature.full);
     CHECK(point.curvature.eigenvalues.size() == param.size());
     // Off the family's optimum the same check fails: it has power. Moved toward zero, where the
-    // gradient's high moments are small: at 0.5·θ its norm was 11–18 standard errors over four
+    // gradient's high moments are small: at 0.5·θ its norm was 11–15 standard errors over four
     // pool seeds at L = 3, at 1.5·θ only 2.2–4.6 (the L-th powers of heavy-tailed Gram matrices).
     const Eigen::VectorXd moved = 0.5 * point.theta;
     double noise = 0.0;
