@@ -30,7 +30,11 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
                                         Weights* grad) {
   const int num_chunks = prepare_chunks(weights, batch, grad != nullptr);
   const double scale = 1.0 / batch.size;
-#pragma omp parallel for schedule(dynamic, 1)
+  // Guided: each thread takes runs of neighbouring chunks (63, 31, 16, … of 125 at two threads),
+  // and a thread that starts late still gets its share. One chunk at a time cost 0.09 ms of the
+  // 2-thread step at d = 5, n = 20, L = 1 (0.55 against 0.45 ms, medians of 15 alternating runs),
+  // probably chunk buffers moving between cores. The sums do not depend on the schedule.
+#pragma omp parallel for schedule(guided)
   for (int c = 0; c < num_chunks; ++c) {
     ChunkSums& sums = chunks_[c];
     sums.reset(grad != nullptr);
@@ -59,7 +63,7 @@ void BatchObjective::hessian_times(const Eigen::VectorXd& theta, const Eigen::Ve
   }
   const int num_chunks = prepare_chunks(weights_, batch, true);
   const double scale = 1.0 / batch.size;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(guided)  // as in evaluate_weights()
   for (int c = 0; c < num_chunks; ++c) {
     ChunkSums& sums = chunks_[c];
     sums.reset(true);

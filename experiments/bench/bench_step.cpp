@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
     // The same batch's sampling alone, with the objective's chunking (at the lane sizes without
     // the labels, which the step sums in embed_lanes()).
     start = Clock::now();
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(guided)
     for (int c = 0; c < chunks; ++c) {
       const int end = std::min(batch, (c + 1) * linicl::BatchObjective::kChunk);
       for (int b = c * linicl::BatchObjective::kChunk; b < end; ++b) {
