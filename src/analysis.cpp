@@ -1,6 +1,7 @@
 #include "linicl/analysis.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -40,6 +41,7 @@ struct Learner {
   std::string name, description;
   std::vector<double> parameters;
   std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, const Eigen::VectorXd& y)> iterates;
+  double calibration_loss = std::numeric_limits<double>::quiet_NaN();  // fitted learners only
 };
 
 struct Fitter {
@@ -77,6 +79,7 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
                         [eta, k_max](const auto& x, const auto& y) {
                           return gd_iterates(x, y, std::min(eta, gd_step_limit(x)), k_max);
                         }});
+    learners.back().calibration_loss = fit.loss;
   }
   // PGD with each layer's own preconditioner.
   {
@@ -114,6 +117,7 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
         {"pgd-inverse", "preconditioned GD with fitted a_l * Sigma^-1",
          std::vector<double>(fit.scalars.data(), fit.scalars.data() + layers),
          [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }});
+    learners.back().calibration_loss = fit.loss;
   }
   // GD++: A = a_k I, B = b_k I, fitted jointly for L steps.
   {
@@ -134,6 +138,7 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
         {"gdpp", "GD++ with fitted a_k, b_k",
          std::vector<double>(fit.scalars.data(), fit.scalars.data() + fit.scalars.size()),
          [a, b](const auto& x, const auto& y) { return gdpp_iterates(x, y, a, b); }});
+    learners.back().calibration_loss = fit.loss;
   }
   learners.push_back(
       {"newton", "iterative Newton (Newton-Schulz)", {}, [k_max](const auto& x, const auto& y) {
@@ -254,6 +259,17 @@ LayerWeightReport weight_report(const Weights& weights, int layer, const Eigen::
 
 }  // namespace
 
+std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss) {
+  if (!(eval_loss > kOverfitRatio * calibration_loss)) return "";  // NaN: not fitted
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "%s: its loss after L steps is %.4g on the evaluation prompts against %.4g on the "
+                "calibration prompts its scalars were fitted on; the fit does not carry over "
+                "(refit with more --calibration prompts or another --seed)",
+                learner.c_str(), eval_loss, calibration_loss);
+  return text;
+}
+
 AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                        const Eigen::MatrixXd& sigma_w, const Weights& weights,
                        const AnalysisOptions& options) {
@@ -301,6 +317,11 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
     m.description = learners[j].description;
     m.parameters = learners[j].parameters;
     m.loss = (total.loss[j] * scale).array() + noise_var;
+    m.calibration_loss = learners[j].calibration_loss;
+    if (const std::string note = overfit_note(m.name, m.loss[config.layers], m.calibration_loss);
+        !note.empty()) {
+      report.notes.push_back(note);
+    }
     m.simw = total.simw[j] * scale;
     m.sime = total.sime[j] * scale;
     m.best_sime.resize(config.layers);
@@ -349,6 +370,7 @@ void write_analysis(const h5::Node& file, const AnalysisReport& report) {
   for (const AlgorithmMatch& m : report.algorithms) {
     const h5::Node alg = group.create_group("algorithms/" + m.name);
     alg.set_attr("description", m.description);
+    alg.set_attr("calibration_loss", m.calibration_loss);
     alg.write_series("parameters", m.parameters);
     alg.write_series("loss", to_vector(m.loss));
     alg.write_matrix("simw", m.simw);

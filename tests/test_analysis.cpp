@@ -1,8 +1,10 @@
 // The layer-by-layer analysis (§8) on models whose answer is known exactly.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "fixtures.hpp"
 #include "linicl/analysis.hpp"
@@ -139,7 +141,62 @@ TEST_CASE("analyze writes /analysis and a re-run replaces only that group", "[an
   CHECK(file.group("/analysis").attr_int("prompts") == 40);
   CHECK(file.shape("/analysis/algorithms/newton/simw") == std::vector<std::size_t>{2, 3});
   CHECK(file.read_series("/analysis/model_loss").size() == 3);
+  CHECK(file.group("/analysis/algorithms/gdpp").attr_double("calibration_loss") > 0.0);
+  CHECK(std::isnan(file.group("/analysis/algorithms/newton").attr_double("calibration_loss")));
   const RunRecord after = load_run(dir.file("r.h5"));
   CHECK(after.state.theta == before.state.theta);
   CHECK(after.state.curves.train_loss == before.state.curves.train_loss);
+}
+
+TEST_CASE(
+    "the fitted learners keep their calibration loss and a fit that does not carry over is "
+    "noted",
+    "[analysis]") {
+  const TrainConfig config = pgd_config(2);
+  const Eigen::MatrixXd sigma = rotated_covariance(3, 4.0);
+  const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(3, 3);
+  const Parametrization param = config.parametrization();
+  Eigen::VectorXd theta(param.size());
+  const Eigen::MatrixXd a = 0.4 * sigma.inverse();
+  for (int l = 0; l < 2; ++l)
+    theta.segment(9 * l, 9) = Eigen::Map<const Eigen::VectorXd>(a.data(), 9);
+  Weights weights = param.make_weights();
+  param.expand(theta, weights);
+  const auto noted = [](const AnalysisReport& report, const std::string& learner) {
+    for (const std::string& note : report.notes) {
+      if (note.rfind(learner + ": ", 0) == 0) return true;
+    }
+    return false;
+  };
+
+  SECTION("on a large pool the fits carry over") {
+    // Calibration and evaluation prompts are independent draws of the same law: the fitted
+    // learners' losses after L steps agree to sampling error (a few percent at 4,000 prompts).
+    const AnalysisReport report = analyze(config, sigma, identity, weights, small_options(4000, 4));
+    for (const char* name : {"gd", "pgd-inverse", "gdpp"}) {
+      const AlgorithmMatch& m = find(report, name);
+      INFO(name << ": evaluation " << m.loss[2] << ", calibration " << m.calibration_loss);
+      CHECK(m.calibration_loss == Approx(m.loss[2]).epsilon(0.1));
+      CHECK(!noted(report, name));
+    }
+    CHECK(std::isnan(find(report, "newton").calibration_loss));
+    CHECK(std::isnan(find(report, "pgd-layers").calibration_loss));
+  }
+  SECTION("GD++'s four scalars fitted on two prompts do not") {
+    AnalysisOptions options = small_options(2000, 4);
+    options.calibration_prompts = 2;
+    const AnalysisReport report = analyze(config, sigma, identity, weights, options);
+    const AlgorithmMatch& m = find(report, "gdpp");
+    INFO("evaluation " << m.loss[2] << ", calibration " << m.calibration_loss);
+    CHECK(m.loss[2] > kOverfitRatio * m.calibration_loss);
+    CHECK(noted(report, "gdpp"));
+  }
+}
+
+TEST_CASE("overfit_note() names the learner and both losses only past the ratio", "[analysis]") {
+  CHECK(overfit_note("gd", 1.0, std::numeric_limits<double>::quiet_NaN()).empty());
+  CHECK(overfit_note("gd", 2.0, 1.0).empty());  // at the ratio: not yet
+  const std::string note = overfit_note("gdpp", 36.52, 0.03421);
+  CHECK_THAT(note, Catch::StartsWith("gdpp: ") && Catch::Contains("36.52") &&
+                       Catch::Contains("0.03421") && Catch::Contains("--calibration"));
 }

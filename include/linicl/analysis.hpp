@@ -7,6 +7,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,12 @@ struct AlgorithmMatch {
   std::string name;
   std::string description;
   std::vector<double> parameters;  // fitted scalars: gd η; gdpp a_1, b_1, …; pgd-inverse a_ℓ
-  Eigen::VectorXd loss;            // loss after step k = 0…steps (index 0: w = 0)
-  Eigen::MatrixXd simw, sime;      // [L, steps]: layer ℓ = 1…L against step k = 1…steps
-  std::vector<int> best_step;      // k*(ℓ): the step of highest SimE
+  // The fitted learners' loss after L steps on the calibration prompts, where their scalars were
+  // fitted (NaN for the others); against loss[L], it shows whether the fit carries over.
+  double calibration_loss = std::numeric_limits<double>::quiet_NaN();
+  Eigen::VectorXd loss;                  // loss after step k = 0…steps (index 0: w = 0)
+  Eigen::MatrixXd simw, sime;            // [L, steps]: layer ℓ = 1…L against step k = 1…steps
+  std::vector<int> best_step;            // k*(ℓ): the step of highest SimE
   Eigen::VectorXd best_sime, best_simw;  // at k*(ℓ)
   int steps() const { return static_cast<int>(simw.cols()); }
 };
@@ -55,13 +59,19 @@ struct AnalysisReport {
   Eigen::VectorXd model_loss;  // after layer ℓ = 0…L
   std::vector<AlgorithmMatch> algorithms;
   std::vector<LayerWeightReport> layers;
-  std::vector<std::string> notes;  // learners skipped, and why
+  std::vector<std::string> notes;  // learners skipped, and fits that do not carry over
 };
 
 // Analyzes a model with final weights `weights` trained under `config` on Σ, Σ_w.
 AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                        const Eigen::MatrixXd& sigma_w, const Weights& weights,
                        const AnalysisOptions& options);
+
+// A note when a fitted learner's loss after L steps on the evaluation prompts is more than
+// kOverfitRatio times its loss on the calibration prompts where its scalars were fitted (a poor
+// local optimum of a non-convex fit, or a pool too small for its heavy tail); else empty.
+constexpr double kOverfitRatio = 2.0;
+std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss);
 
 // Replaces /analysis under `file` with the report.
 void write_analysis(const h5::Node& file, const AnalysisReport& report);
