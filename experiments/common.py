@@ -26,6 +26,14 @@ def linicl(*args, allow_diverged=False):
     return done.stdout
 
 
+def analyze(path, *args):
+    """Runs `linicl analyze PATH ARGS...` and prints its notes (fits that do not carry over,
+    learners skipped), which the tables read from the file would not show."""
+    for line in linicl("analyze", path, *args).splitlines():
+        if line.startswith("note: "):
+            print(f"{os.path.basename(path)}: {line}")
+
+
 def train(path, **options):
     """Trains a run into `path` (reusing it if it exists and `reuse` is set), returns the path."""
     reuse = options.pop("reuse", False)

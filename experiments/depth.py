@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common import linicl, print_table, results_path, train
+from common import analyze, print_table, results_path, train
 
 DEPTHS = [1, 2, 3, 4, 5, 6]
 LEARNERS = {"gd": "GD (tuned step)", "pgd-inverse": "PGD, a·Σ⁻¹", "gdpp": "GD++",
@@ -39,7 +39,7 @@ def run(layers):
             paths.append((f["eval/loss"][-1], path))
     final_losses = [loss for loss, _ in paths]
     path = min(paths)[1]
-    linicl("analyze", path, "--prompts", 4000, "--calibration", 4000, "--max-steps", 8)
+    analyze(path, "--prompts", 4000, "--calibration", 4000, "--max-steps", 8)
     with h5py.File(path, "r") as f:
         model = f["analysis/model_loss"][layers]
         alg = {}

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common import linicl, print_table, results_path, train
+from common import analyze, print_table, results_path, train
 
 LAYERS = 6
 MAX_STEPS = 200
@@ -33,7 +33,7 @@ def main():
     train(path, dim=5, context=40, layers=LAYERS, param="full", cov="kappa", kappa=10,
           rotate=True, lr=0.001, clip=1, warmup=300, batch=2000, steps=6000, seed=0,
           reuse=True, allow_diverged=True)
-    linicl("analyze", path, "--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS)
+    analyze(path, "--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS)
     sime, best, quality = {}, {}, {}
     with h5py.File(path, "r") as f:
         print(f"run status: {f.attrs['status']} {f.attrs['reason']}".strip())
