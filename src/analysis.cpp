@@ -259,8 +259,13 @@ LayerWeightReport weight_report(const Weights& weights, int layer, const Eigen::
 
 }  // namespace
 
-std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss) {
-  if (!(eval_loss > kOverfitRatio * calibration_loss)) return "";  // NaN: not fitted
+std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss,
+                         double zero_loss) {
+  if (!std::isfinite(calibration_loss)) return "";  // not fitted
+  if (std::isfinite(eval_loss) && (eval_loss <= kOverfitRatio * calibration_loss ||
+                                   eval_loss - calibration_loss <= kOverfitFloor * zero_loss)) {
+    return "";
+  }
   char text[320];
   std::snprintf(text, sizeof text,
                 "%s: its loss after L steps is %.4g on the evaluation prompts against %.4g on the "
@@ -318,9 +323,10 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
     m.parameters = learners[j].parameters;
     m.loss = (total.loss[j] * scale).array() + noise_var;
     m.calibration_loss = learners[j].calibration_loss;
-    if (const std::string note = overfit_note(m.name, m.loss[config.layers], m.calibration_loss);
-        !note.empty()) {
-      report.notes.push_back(note);
+    if (std::isfinite(m.calibration_loss)) {  // fitted for L steps: loss has entries 0…L at least
+      const std::string note =
+          overfit_note(m.name, m.loss[config.layers], m.calibration_loss, m.loss[0]);
+      if (!note.empty()) report.notes.push_back(note);
     }
     m.simw = total.simw[j] * scale;
     m.sime = total.sime[j] * scale;

@@ -194,9 +194,14 @@ TEST_CASE(
 }
 
 TEST_CASE("overfit_note() names the learner and both losses only past the ratio", "[analysis]") {
-  CHECK(overfit_note("gd", 1.0, std::numeric_limits<double>::quiet_NaN()).empty());
-  CHECK(overfit_note("gd", 2.0, 1.0).empty());  // at the ratio: not yet
-  const std::string note = overfit_note("gdpp", 36.52, 0.03421);
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  CHECK(overfit_note("gd", 1.0, kNaN, 5.0).empty());     // not fitted
+  CHECK(overfit_note("gd", 2.0, 1.0, 5.0).empty());      // at the ratio: not yet
+  CHECK(overfit_note("gd", 3e-12, 1e-30, 5.0).empty());  // past it, but rounding-level
+  CHECK(!overfit_note("gd", 6e-6, 1e-30, 5.0).empty());
+  CHECK(!overfit_note("gd", kNaN, 1.0, 5.0).empty());  // iterates that blew up
+  CHECK(!overfit_note("gd", std::numeric_limits<double>::infinity(), 1.0, 5.0).empty());
+  const std::string note = overfit_note("gdpp", 36.52, 0.03421, 5.0);
   CHECK_THAT(note, Catch::StartsWith("gdpp: ") && Catch::Contains("36.52") &&
                        Catch::Contains("0.03421") && Catch::Contains("--calibration"));
 }

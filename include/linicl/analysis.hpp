@@ -67,11 +67,15 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                        const Eigen::MatrixXd& sigma_w, const Weights& weights,
                        const AnalysisOptions& options);
 
-// A note when a fitted learner's loss after L steps on the evaluation prompts is more than
-// kOverfitRatio times its loss on the calibration prompts where its scalars were fitted (a poor
-// local optimum of a non-convex fit, or a pool too small for its heavy tail); else empty.
-constexpr double kOverfitRatio = 2.0;
-std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss);
+// For a fitted learner (finite calibration_loss), a note when its loss after L steps on the
+// evaluation prompts is not finite, or is more than kOverfitRatio times its loss on the
+// calibration prompts where its scalars were fitted (a poor local optimum of a non-convex fit,
+// or a pool too small for its heavy tail); else empty. Differences within kOverfitFloor of the
+// zero predictor's loss `zero_loss` are rounding, not a fit that fails (σ = 0, exact fits). Both
+// losses include σ², so when the noise dominates a bad fit can stay under the ratio.
+constexpr double kOverfitRatio = 2.0, kOverfitFloor = 1e-6;
+std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss,
+                         double zero_loss);
 
 // Replaces /analysis under `file` with the report.
 void write_analysis(const h5::Node& file, const AnalysisReport& report);
