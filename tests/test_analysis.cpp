@@ -158,8 +158,9 @@ TEST_CASE(
   const Parametrization param = config.parametrization();
   Eigen::VectorXd theta(param.size());
   const Eigen::MatrixXd a = 0.4 * sigma.inverse();
-  for (int l = 0; l < 2; ++l)
+  for (int l = 0; l < 2; ++l) {
     theta.segment(9 * l, 9) = Eigen::Map<const Eigen::VectorXd>(a.data(), 9);
+  }
   Weights weights = param.make_weights();
   param.expand(theta, weights);
   const auto noted = [](const AnalysisReport& report, const std::string& learner) {
