@@ -90,7 +90,8 @@ Eigen::MatrixXd gdpp_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y
   return w;
 }
 
-Eigen::MatrixXd newton_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, int steps) {
+Eigen::MatrixXd newton_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, int steps,
+                                NewtonStart start) {
   const LeastSquares ls(x, y);
   const Eigen::Index d = x.rows();
   Eigen::MatrixXd w = Eigen::MatrixXd::Zero(d, steps + 1);
@@ -98,7 +99,11 @@ Eigen::MatrixXd newton_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd&
   if (!(range.max > 0)) return w;  // X = 0: every iterate stays at 0, as OLS does.
   // α = 2/(λ_max² + λ_min²) makes |1 − αλ²| < 1 on every non-zero mode (§6); the null space
   // of S is never touched, so w_k tends to the minimum-norm solution.
-  Eigen::MatrixXd m = (2.0 / (range.max * range.max + range.min * range.min)) * ls.s;
+  // 1/‖S²‖_F <= 1/λ_max² contracts every mode too, more slowly.
+  const double alpha = start == NewtonStart::kSpectral
+                           ? 2.0 / (range.max * range.max + range.min * range.min)
+                           : 1.0 / (ls.s * ls.s).norm();
+  Eigen::MatrixXd m = alpha * ls.s;
   const Eigen::MatrixXd two = 2.0 * Eigen::MatrixXd::Identity(d, d);
   for (int k = 1; k <= steps; ++k) {
     w.col(k) = m * ls.b;

@@ -1,5 +1,6 @@
 #include "linicl/analysis.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -20,8 +21,8 @@ void AnalysisOptions::check() const {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw std::invalid_argument(message);
   };
-  require(prompts >= 1 && prompts <= 100000000,
-          "--prompts must be in [1, 100000000] (got " + std::to_string(prompts) + ")");
+  require(prompts >= 2 && prompts <= 100000000,
+          "--prompts must be in [2, 100000000] (got " + std::to_string(prompts) + ")");
   require(
       calibration_prompts >= 1 && calibration_prompts <= 100000000,
       "--calibration must be in [1, 100000000] (got " + std::to_string(calibration_prompts) + ")");
@@ -29,31 +30,44 @@ void AnalysisOptions::check() const {
           "--max-steps must be in [1, 100000] (got " + std::to_string(max_steps) + ")");
   require(ridge_lambda == kRidgeFromNoise || (std::isfinite(ridge_lambda) && ridge_lambda > 0.0),
           "--ridge-lambda must be > 0 (got " + std::to_string(ridge_lambda) + ")");
+  fit.check();
 }
 
 namespace {
 
 // Evaluation and calibration prompts come from distinct step indices of the analysis seed.
 constexpr std::uint64_t kEvalStep = 2, kCalibrationStep = 1;
+constexpr int kChunk = 32;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // A reference learner ready to run on one context: d×(steps+1) iterates.
 struct Learner {
   std::string name, description;
   std::vector<double> parameters;
   std::function<Eigen::MatrixXd(const Eigen::MatrixXd& x, const Eigen::VectorXd& y)> iterates;
-  double calibration_loss = std::numeric_limits<double>::quiet_NaN();  // fitted learners only
+  FitSummary fit;
 };
 
 struct Fitter {
   const TaskSampler& sampler;
   BatchSpec pool;
+  FitOptions options;
 
-  FamilyFit fit(const Parametrization& param, const Eigen::MatrixXd& basis,
-                const Eigen::VectorXd& start) const {
+  // The multi-start fit over θ = basis·s, kept in `summary`.
+  const FamilyFit& fit(const Parametrization& param, const Eigen::MatrixXd& basis,
+                       const std::vector<Eigen::VectorXd>& starts, FitSummary& summary) const {
     BatchObjective objective(sampler, param);
-    return fit_family(objective, pool, basis, start);
+    summary.fitted = true;
+    summary.result = fit_family(objective, pool, basis, starts, options);
+    return summary.result;
   }
 };
+
+std::vector<int> consecutive(int count) {
+  std::vector<int> v(count);
+  for (int i = 0; i < count; ++i) v[i] = i;
+  return v;
+}
 
 std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                                    const Eigen::MatrixXd& sigma_w, const Weights& weights,
@@ -62,24 +76,35 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
   const int d = config.dim, layers = config.layers, k_max = options.max_steps;
   const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(d, d);
   const Eigen::MatrixXd sigma_inv = spd_roots(sigma).inverse;
-  const Fitter fitter{sampler, {options.seed, kCalibrationStep, options.calibration_prompts}};
+  const Fitter fitter{
+      sampler, {options.seed, kCalibrationStep, options.calibration_prompts}, options.fit};
   const double lambda_max = sigma.selfadjointView<Eigen::Lower>().eigenvalues().maxCoeff();
-  const double start_step = 1.0 / (lambda_max * (1.0 + (d + 1.0) / config.context));
+  // The one-layer optimum's step for Σ_w = Σ⁻¹ (§7.1), a = 1/(1 + (d + 1)/n), as a step on Σ.
+  const double step = 1.0 / (1.0 + (d + 1.0) / config.context);
   std::vector<Learner> learners;
 
-  // GD: one step size, tuned for the loss after L steps (the model's depth).
+  // GD: one step size η for every context, fitted for the loss after L steps (the model's
+  // depth), and the same η capped per context at 2/(λ_max + λ_min) of its S (data-dependent).
   {
     const Parametrization shared(Param::kPgd, d, layers, 1, true);
-    const FamilyFit fit = fitter.fit(shared, family_basis(shared, {0}, {identity}),
-                                     Eigen::VectorXd::Constant(1, start_step));
+    FitSummary summary;
+    const FamilyFit& fit = fitter.fit(shared, family_basis(shared, {0}, {identity}),
+                                      spread_starts(1, step / lambda_max), summary);
     const double eta = fit.scalars[0];
-    learners.push_back({"gd",
-                        "gradient descent, step tuned for L steps (capped per context)",
+    learners.push_back(
+        {"gd",
+         "gradient descent with one step eta for every context, fitted for L steps",
+         {eta},
+         [eta, k_max](const auto& x, const auto& y) { return gd_iterates(x, y, eta, k_max); },
+         summary});
+    learners.push_back({"gd-capped",
+                        "gd's eta capped per context at 2/(lambda_max + lambda_min) of S "
+                        "(data-dependent, not a fixed-step GD)",
                         {eta},
                         [eta, k_max](const auto& x, const auto& y) {
                           return gd_iterates(x, y, std::min(eta, gd_step_limit(x)), k_max);
-                        }});
-    learners.back().calibration_loss = fit.loss;
+                        },
+                        {}});
   }
   // PGD with each layer's own preconditioner.
   {
@@ -89,7 +114,8 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
         {"pgd-layers",
          "preconditioned GD with the layers' own Gamma_l",
          {},
-         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }});
+         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); },
+         {}});
   }
   // PGD with the one-layer optimum Γ* at every step (§7.1).
   try {
@@ -99,36 +125,37 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
         {"pgd-theory",
          "preconditioned GD with the closed form Gamma* each step",
          {},
-         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }});
+         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); },
+         {}});
   } catch (const std::invalid_argument& e) {
     notes.push_back(std::string("pgd-theory skipped: ") + e.what());
   }
-  // PGD with Γ_ℓ = a_ℓ Σ⁻¹, the scalars fitted on the sampled loss (§7).
+  // PGD with Γ_ℓ = a_ℓ Σ⁻¹, the scalars fitted on the sampled loss (§7). The steps commute, so
+  // the loss is symmetric under permuting the a_ℓ: they are listed in descending order.
   {
     const Parametrization pgd(Param::kPgd, d, layers, 1, false);
-    std::vector<int> blocks;
-    for (int l = 0; l < layers; ++l) blocks.push_back(l);
-    const FamilyFit fit =
-        fitter.fit(pgd, family_basis(pgd, blocks, std::vector<Eigen::MatrixXd>(layers, sigma_inv)),
-                   Eigen::VectorXd::Constant(layers, start_step * lambda_max));
+    FitSummary summary;
+    const FamilyFit& fit = fitter.fit(
+        pgd,
+        family_basis(pgd, consecutive(layers), std::vector<Eigen::MatrixXd>(layers, sigma_inv)),
+        spread_starts(layers, step), summary);
+    std::vector<double> a(fit.scalars.data(), fit.scalars.data() + layers);
+    std::sort(a.begin(), a.end(), std::greater<>());
     std::vector<Eigen::MatrixXd> gammas;
-    for (int l = 0; l < layers; ++l) gammas.push_back(fit.scalars[l] * sigma_inv);
+    for (double a_l : a) gammas.push_back(a_l * sigma_inv);
     learners.push_back(
-        {"pgd-inverse", "preconditioned GD with fitted a_l * Sigma^-1",
-         std::vector<double>(fit.scalars.data(), fit.scalars.data() + layers),
-         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }});
-    learners.back().calibration_loss = fit.loss;
+        {"pgd-inverse", "preconditioned GD with fitted a_l * Sigma^-1", a,
+         [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }, summary});
   }
   // GD++: A = a_k I, B = b_k I, fitted jointly for L steps.
   {
     const Parametrization gdpp(Param::kGdpp, d, layers, 1, false);
-    std::vector<int> blocks;
-    for (int b = 0; b < 2 * layers; ++b) blocks.push_back(b);  // A_0, B_0, A_1, B_1, …
-    Eigen::VectorXd start = Eigen::VectorXd::Zero(2 * layers);
-    for (int l = 0; l < layers; ++l) start[2 * l] = start_step;
-    const FamilyFit fit = fitter.fit(
-        gdpp, family_basis(gdpp, blocks, std::vector<Eigen::MatrixXd>(2 * layers, identity)),
-        start);
+    FitSummary summary;
+    const FamilyFit& fit =
+        fitter.fit(gdpp,
+                   family_basis(gdpp, consecutive(2 * layers),  // A_0, B_0, A_1, B_1, …
+                                std::vector<Eigen::MatrixXd>(2 * layers, identity)),
+                   spread_starts(layers, step / lambda_max, true), summary);
     std::vector<double> a, b;
     for (int l = 0; l < layers; ++l) {
       a.push_back(fit.scalars[2 * l]);
@@ -137,18 +164,27 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
     learners.push_back(
         {"gdpp", "GD++ with fitted a_k, b_k",
          std::vector<double>(fit.scalars.data(), fit.scalars.data() + fit.scalars.size()),
-         [a, b](const auto& x, const auto& y) { return gdpp_iterates(x, y, a, b); }});
-    learners.back().calibration_loss = fit.loss;
+         [a, b](const auto& x, const auto& y) { return gdpp_iterates(x, y, a, b); }, summary});
   }
+  const NewtonStart start = options.newton_start;
   learners.push_back(
-      {"newton", "iterative Newton (Newton-Schulz)", {}, [k_max](const auto& x, const auto& y) {
-         return newton_iterates(x, y, k_max);
-       }});
-  learners.push_back({"ols", "minimum-norm least squares", {}, [d](const auto& x, const auto& y) {
+      {"newton",
+       start == NewtonStart::kSpectral
+           ? "iterative Newton (Newton-Schulz), M_0 = 2S/(lambda_max^2 + lambda_min^2); step k "
+             "uses M_(k-1)"
+           : "iterative Newton (Newton-Schulz), M_0 = S/|S S|_F; step k uses M_(k-1)",
+       {},
+       [k_max, start](const auto& x, const auto& y) { return newton_iterates(x, y, k_max, start); },
+       {}});
+  learners.push_back({"ols",
+                      "minimum-norm least squares",
+                      {},
+                      [d](const auto& x, const auto& y) {
                         Eigen::MatrixXd w = Eigen::MatrixXd::Zero(d, 2);
                         w.col(1) = ols(x, y);
                         return w;
-                      }});
+                      },
+                      {}});
   const double lambda = options.ridge_lambda >= 0 ? options.ridge_lambda
                                                   : std::max(1e-8, config.noise * config.noise);
   learners.push_back({"ridge",
@@ -158,7 +194,8 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
                         Eigen::MatrixXd w = Eigen::MatrixXd::Zero(d, 2);
                         w.col(1) = ridge(x, y, lambda);
                         return w;
-                      }});
+                      },
+                      {}});
   return learners;
 }
 
@@ -168,61 +205,185 @@ double cosine(const Eigen::VectorXd& u, const Eigen::VectorXd& v, const Eigen::M
   return u.dot(metric * v) / std::sqrt(uu * vv);
 }
 
-// Sums over a chunk of prompts, added in chunk order for a thread-count-independent result.
-struct Sums {
-  Eigen::VectorXd model_loss;
-  std::vector<Eigen::VectorXd> loss;
-  std::vector<Eigen::MatrixXd> simw, sime;
-
-  Sums(int layers, const std::vector<int>& steps) : model_loss(Eigen::VectorXd::Zero(layers + 1)) {
-    for (int s : steps) {
-      loss.push_back(Eigen::VectorXd::Zero(s + 1));
-      simw.push_back(Eigen::MatrixXd::Zero(layers, s));
-      sime.push_back(Eigen::MatrixXd::Zero(layers, s));
-    }
-  }
-  Sums& operator+=(const Sums& o) {
-    model_loss += o.model_loss;
-    for (std::size_t j = 0; j < loss.size(); ++j) {
-      loss[j] += o.loss[j];
-      simw[j] += o.simw[j];
-      sime[j] += o.sime[j];
-    }
-    return *this;
-  }
-};
-
 double error_norm2(const Eigen::VectorXd& w, const Eigen::VectorXd& truth,
                    const Eigen::MatrixXd& sigma) {
   const Eigen::VectorXd e = w - truth;
   return e.dot(sigma * e);
 }
 
-void add_prompt(const Prompt& prompt, const Weights& weights, const std::vector<Learner>& learners,
-                const Eigen::MatrixXd& sigma, Sums& sums) {
+// The probes v_ℓ minimizing the calibration prompts' mean of E[(v_ℓᵀ q_ℓ − y)²] given each
+// context, (T_ℓᵀ v − w*)ᵀ Σ (T_ℓᵀ v − w*) + σ² with T_ℓ the (d+1)×d query map: the normal
+// equations (Σ_p T Σ Tᵀ) v = Σ_p T Σ w*, solved for the minimum-norm v (the y row of q_0 is 0).
+Eigen::MatrixXd fit_probes(const Weights& weights, const TaskSampler& sampler,
+                           const AnalysisOptions& options, const Eigen::MatrixXd& sigma) {
+  const int layers = weights.layers, d = weights.dim;
+  const int chunks = (options.calibration_prompts + kChunk - 1) / kChunk;
+  struct Normal {
+    std::vector<Eigen::MatrixXd> lhs;
+    std::vector<Eigen::VectorXd> rhs;
+  };
+  std::vector<Normal> partial(chunks);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int c = 0; c < chunks; ++c) {
+    Normal& sums = partial[c];
+    sums.lhs.assign(layers + 1, Eigen::MatrixXd::Zero(d + 1, d + 1));
+    sums.rhs.assign(layers + 1, Eigen::VectorXd::Zero(d + 1));
+    Prompt prompt;
+    EmbeddedPrompt embedded;
+    for (int b = c * kChunk; b < std::min(options.calibration_prompts, (c + 1) * kChunk); ++b) {
+      sampler.sample(options.seed, kCalibrationStep, static_cast<std::uint64_t>(b), prompt);
+      embed(prompt, embedded);
+      const std::vector<Eigen::MatrixXd> maps = query_maps(weights, embedded);
+      for (int l = 0; l <= layers; ++l) {
+        const Eigen::MatrixXd t_sigma = maps[l] * sigma;
+        sums.lhs[l].noalias() += t_sigma * maps[l].transpose();
+        sums.rhs[l].noalias() += t_sigma * prompt.w;
+      }
+    }
+  }
+  Eigen::MatrixXd probes(layers + 1, d + 1);
+  for (int l = 0; l <= layers; ++l) {
+    Eigen::MatrixXd lhs = Eigen::MatrixXd::Zero(d + 1, d + 1);
+    Eigen::VectorXd rhs = Eigen::VectorXd::Zero(d + 1);
+    for (const Normal& sums : partial) {  // in chunk order: independent of the thread count
+      lhs += sums.lhs[l];
+      rhs += sums.rhs[l];
+    }
+    probes.row(l) = lhs.completeOrthogonalDecomposition().solve(rhs).transpose();
+  }
+  return probes;
+}
+
+// Sums over a chunk of prompts, added in chunk order for a thread-count-independent result.
+// Per readout r (0: fixed, 1: probe): the model's loss and its square after each layer; per
+// learner j: its loss and square after each step, and SimW/SimE against each readout.
+struct Sums {
+  Eigen::VectorXd model_loss[2], model_square[2];
+  std::vector<Eigen::VectorXd> loss, square;
+  std::vector<Eigen::MatrixXd> simw[2], sime[2];
+
+  Sums(int layers, const std::vector<int>& steps) {
+    for (int r = 0; r < 2; ++r) {
+      model_loss[r] = model_square[r] = Eigen::VectorXd::Zero(layers + 1);
+      for (int s : steps) {
+        simw[r].push_back(Eigen::MatrixXd::Zero(layers, s));
+        sime[r].push_back(Eigen::MatrixXd::Zero(layers, s));
+      }
+    }
+    for (int s : steps) {
+      loss.push_back(Eigen::VectorXd::Zero(s + 1));
+      square.push_back(Eigen::VectorXd::Zero(s + 1));
+    }
+  }
+  Sums& operator+=(const Sums& o) {
+    for (int r = 0; r < 2; ++r) {
+      model_loss[r] += o.model_loss[r];
+      model_square[r] += o.model_square[r];
+      for (std::size_t j = 0; j < loss.size(); ++j) {
+        simw[r][j] += o.simw[r][j];
+        sime[r][j] += o.sime[r][j];
+      }
+    }
+    for (std::size_t j = 0; j < loss.size(); ++j) {
+      loss[j] += o.loss[j];
+      square[j] += o.square[j];
+    }
+    return *this;
+  }
+};
+
+// Per-prompt losses kept for medians: the model's after each layer for each readout, then each
+// learner's after steps 0…min(L, steps). `row` is null past kMedianPrompts.
+struct MedianColumns {
+  int layers;
+  std::vector<int> learner_offset;  // column of learner j's step 0
+  int count;
+
+  MedianColumns(int layers, const std::vector<int>& steps) : layers(layers) {
+    count = 2 * (layers + 1);
+    for (int s : steps) {
+      learner_offset.push_back(count);
+      count += std::min(layers, s) + 1;
+    }
+  }
+};
+
+void add_prompt(const Prompt& prompt, const Weights& weights, const Eigen::MatrixXd& probes,
+                const std::vector<Learner>& learners, const Eigen::MatrixXd& sigma,
+                const MedianColumns& columns, Sums& sums, double* row) {
   const Eigen::Index n = prompt.x.cols() - 1, d = prompt.x.rows();
+  const int layers = weights.layers;
   EmbeddedPrompt embedded;
   embed(prompt, embedded);
-  const Eigen::MatrixXd induced = induced_weights(weights, embedded);
-  const Eigen::MatrixXd euclid = Eigen::MatrixXd::Identity(d, d);
-  for (Eigen::Index l = 0; l < induced.cols(); ++l) {
-    sums.model_loss[l] += error_norm2(induced.col(l), prompt.w, sigma);
+  const std::vector<Eigen::MatrixXd> maps = query_maps(weights, embedded);
+  Eigen::MatrixXd induced[2] = {Eigen::MatrixXd(d, layers + 1), Eigen::MatrixXd(d, layers + 1)};
+  for (int l = 0; l <= layers; ++l) {
+    induced[0].col(l) = -maps[l].row(d).transpose();  // ŷ = −[q_ℓ]_{d+1}
+    induced[1].col(l) = maps[l].transpose() * probes.row(l).transpose();
+    for (int r = 0; r < 2; ++r) {
+      const double e = error_norm2(induced[r].col(l), prompt.w, sigma);
+      sums.model_loss[r][l] += e;
+      sums.model_square[r][l] += e * e;
+      if (row) row[r * (layers + 1) + l] = e;
+    }
   }
+  const Eigen::MatrixXd euclid = Eigen::MatrixXd::Identity(d, d);
   const Eigen::MatrixXd x = prompt.x.leftCols(n);
   const Eigen::VectorXd y = prompt.y.head(n);
   for (std::size_t j = 0; j < learners.size(); ++j) {
     const Eigen::MatrixXd iterates = learners[j].iterates(x, y);
     for (Eigen::Index k = 0; k < iterates.cols(); ++k) {
-      sums.loss[j][k] += error_norm2(iterates.col(k), prompt.w, sigma);
+      const double e = error_norm2(iterates.col(k), prompt.w, sigma);
+      sums.loss[j][k] += e;
+      sums.square[j][k] += e * e;
+      if (row && k <= layers) row[columns.learner_offset[j] + k] = e;
     }
-    for (Eigen::Index l = 1; l < induced.cols(); ++l) {
-      for (Eigen::Index k = 1; k < iterates.cols(); ++k) {
-        sums.simw[j](l - 1, k - 1) += cosine(induced.col(l), iterates.col(k), euclid);
-        sums.sime[j](l - 1, k - 1) +=
-            cosine(induced.col(l) - prompt.w, iterates.col(k) - prompt.w, sigma);
+    for (int r = 0; r < 2; ++r) {
+      for (int l = 1; l <= layers; ++l) {
+        for (Eigen::Index k = 1; k < iterates.cols(); ++k) {
+          sums.simw[r][j](l - 1, k - 1) += cosine(induced[r].col(l), iterates.col(k), euclid);
+          sums.sime[r][j](l - 1, k - 1) +=
+              cosine(induced[r].col(l) - prompt.w, iterates.col(k) - prompt.w, sigma);
+        }
       }
     }
   }
+}
+
+// Mean, standard error and (where kept) median of per-prompt losses, σ² added to each.
+LossStats loss_stats(const Eigen::VectorXd& sum, const Eigen::VectorXd& square, int prompts,
+                     const Eigen::MatrixXd& kept, int first_column, int kept_entries,
+                     double noise_var) {
+  LossStats s;
+  const double count = prompts;
+  s.mean = (sum / count).array() + noise_var;
+  const Eigen::ArrayXd mean = sum.array() / count;
+  s.standard_error =
+      ((square.array() / count - mean * mean).max(0.0) * (count / (count - 1.0)) / count).sqrt();
+  s.median = Eigen::VectorXd::Constant(sum.size(), kNaN);
+  for (int k = 0; k < kept_entries; ++k) {
+    std::vector<double> values(kept.rows());
+    for (Eigen::Index i = 0; i < kept.rows(); ++i) values[i] = kept(i, first_column + k);
+    const std::size_t mid = values.size() / 2;
+    std::nth_element(values.begin(), values.begin() + mid, values.end());
+    double median = values[mid];
+    if (values.size() % 2 == 0) {
+      median = 0.5 * (median + *std::max_element(values.begin(), values.begin() + mid));
+    }
+    s.median[k] = median + noise_var;
+  }
+  return s;
+}
+
+StepMatch step_match(const Eigen::MatrixXd& simw, const Eigen::MatrixXd& sime, int layers) {
+  StepMatch m{simw, sime, {}, Eigen::VectorXd(layers), Eigen::VectorXd(layers)};
+  for (int l = 0; l < layers; ++l) {
+    Eigen::Index k = 0;
+    m.best_sime[l] = m.sime.row(l).maxCoeff(&k);
+    m.best_simw[l] = m.simw(l, k);
+    m.best_step.push_back(static_cast<int>(k) + 1);
+  }
+  return m;
 }
 
 LayerWeightReport weight_report(const Weights& weights, int layer, const Eigen::MatrixXd& sigma,
@@ -275,6 +436,25 @@ std::string overfit_note(const std::string& learner, double eval_loss, double ca
   return text;
 }
 
+double loss_moment_order(Param param, int layers) {
+  return param == Param::kPgd ? 4.0 * layers : 2.0 * (std::pow(3.0, layers) - 1.0);
+}
+
+std::string infinite_loss_note(const TrainConfig& config) {
+  if (config.x_dist != "student-t") return "";
+  const double order = loss_moment_order(parse_param(config.param), config.layers);
+  if (config.dof > order) return "";
+  char text[400];
+  std::snprintf(text, sizeof text,
+                "the population loss is infinite: a prompt's squared error is a polynomial of "
+                "degree %.4g in one covariate vector (%d %s layers), and student-t covariates "
+                "with nu = %g have finite moments only below order %g; sampled means grow with "
+                "the number of prompts, and only medians are stable (use --dof above %.4g, or "
+                "another --x-dist)",
+                order, config.layers, config.param.c_str(), config.dof, config.dof, order);
+  return text;
+}
+
 AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                        const Eigen::MatrixXd& sigma_w, const Weights& weights,
                        const AnalysisOptions& options) {
@@ -284,11 +464,13 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
                                 std::to_string(config.layers) + " layers (got " +
                                 std::to_string(options.max_steps) + ")");
   }
+  const int layers = config.layers;
   AnalysisReport report;
   report.options = options;
   const TaskSampler sampler(config.task_spec(), sigma, sigma_w);
   const std::vector<Learner> learners =
       make_learners(config, sigma, sigma_w, weights, options, sampler, report.notes);
+  report.probes = fit_probes(weights, sampler, options, sigma);
 
   // Each learner's step count, from one probe prompt.
   Prompt probe;
@@ -300,45 +482,89 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
         static_cast<int>(learner.iterates(probe.x.leftCols(n), probe.y.head(n)).cols()) - 1);
   }
 
-  constexpr int kChunk = 32;
   const int chunks = (options.prompts + kChunk - 1) / kChunk;
-  std::vector<Sums> partial(chunks, Sums(config.layers, steps));
+  const MedianColumns columns(layers, steps);
+  const int kept = std::min(options.prompts, kMedianPrompts);
+  Eigen::MatrixXd per_prompt(columns.count, kept);  // column-major: one prompt's row is contiguous
+  std::vector<Sums> partial(chunks, Sums(layers, steps));
 #pragma omp parallel for schedule(dynamic, 1)
   for (int c = 0; c < chunks; ++c) {
     Prompt prompt;
     for (int b = c * kChunk; b < std::min(options.prompts, (c + 1) * kChunk); ++b) {
       sampler.sample(options.seed, kEvalStep, static_cast<std::uint64_t>(b), prompt);
-      add_prompt(prompt, weights, learners, sigma, partial[c]);
+      add_prompt(prompt, weights, report.probes, learners, sigma, columns, partial[c],
+                 b < kept ? per_prompt.col(b).data() : nullptr);
     }
   }
-  Sums total(config.layers, steps);
+  Sums total(layers, steps);
   for (const Sums& s : partial) total += s;
+  const Eigen::MatrixXd kept_losses = per_prompt.transpose();
 
-  const double scale = 1.0 / options.prompts, noise_var = config.noise * config.noise;
-  report.model_loss = (total.model_loss * scale).array() + noise_var;
+  const double noise_var = config.noise * config.noise;
+  report.model_loss = loss_stats(total.model_loss[0], total.model_square[0], options.prompts,
+                                 kept_losses, 0, layers + 1, noise_var);
+  report.probe_loss = loss_stats(total.model_loss[1], total.model_square[1], options.prompts,
+                                 kept_losses, layers + 1, layers + 1, noise_var);
   for (std::size_t j = 0; j < learners.size(); ++j) {
     AlgorithmMatch m;
     m.name = learners[j].name;
     m.description = learners[j].description;
     m.parameters = learners[j].parameters;
-    m.loss = (total.loss[j] * scale).array() + noise_var;
-    m.calibration_loss = learners[j].calibration_loss;
-    if (std::isfinite(m.calibration_loss)) {  // fitted for L steps: loss has entries 0…L at least
+    m.fit = learners[j].fit;
+    m.loss = loss_stats(total.loss[j], total.square[j], options.prompts, kept_losses,
+                        columns.learner_offset[j], std::min(layers, steps[j]) + 1, noise_var);
+    const double scale = 1.0 / options.prompts;
+    m.fixed = step_match(total.simw[0][j] * scale, total.sime[0][j] * scale, layers);
+    m.probe = step_match(total.simw[1][j] * scale, total.sime[1][j] * scale, layers);
+    if (m.fit.fitted) {  // fitted for L steps: loss has entries 0…L at least
       const std::string note =
-          overfit_note(m.name, m.loss[config.layers], m.calibration_loss, m.loss[0]);
+          overfit_note(m.name, m.loss.mean[layers], m.fit.calibration_loss(), m.loss.mean[0]);
       if (!note.empty()) report.notes.push_back(note);
-    }
-    m.simw = total.simw[j] * scale;
-    m.sime = total.sime[j] * scale;
-    m.best_sime.resize(config.layers);
-    m.best_simw.resize(config.layers);
-    for (int l = 0; l < config.layers; ++l) {
-      Eigen::Index k = 0;
-      m.best_sime[l] = m.sime.row(l).maxCoeff(&k);
-      m.best_simw[l] = m.simw(l, k);
-      m.best_step.push_back(static_cast<int>(k) + 1);
+      if (!m.fit.result.converged) {
+        char text[320];
+        std::snprintf(text, sizeof text,
+                      "%s: the fit did not converge: its gradient on the calibration prompts "
+                      "is %.3g after %d iterations, above the tolerance %.3g x (1 + loss); the "
+                      "best of %d starts is reported",
+                      m.name.c_str(), m.fit.result.scalar_grad_norm, m.fit.result.iterations,
+                      options.fit.gradient_tolerance, m.fit.result.starts);
+        report.notes.push_back(text);
+      }
     }
     report.algorithms.push_back(std::move(m));
+  }
+  // Heavy tails: the worst reported mean, relative to its standard error.
+  {
+    double worst = 0.0;
+    std::string what;
+    auto consider = [&](const LossStats& s, int k, const std::string& name) {
+      const double excess = s.mean[k] - noise_var, ratio = s.standard_error[k] / excess;
+      if (excess > 0 && ratio > worst) {
+        worst = ratio;
+        char text[200];
+        std::snprintf(text, sizeof text, "%s: %.4g +- %.3g (median %.4g)", name.c_str(), s.mean[k],
+                      s.standard_error[k], s.median[k]);
+        what = text;
+      }
+    };
+    for (int l = 0; l <= layers; ++l) {
+      consider(report.model_loss, l, "model after layer " + std::to_string(l));
+      consider(report.probe_loss, l, "probe after layer " + std::to_string(l));
+    }
+    for (const AlgorithmMatch& m : report.algorithms) {
+      consider(m.loss, std::min(layers, m.steps()), m.name + " after L steps");
+    }
+    if (worst > kHeavyTailRatio) {
+      char text[400];
+      std::snprintf(text, sizeof text,
+                    "heavy tail: a standard error is %.0f%% of its mean loss (%s); such means "
+                    "rest on a few prompts: compare medians, or use more --prompts",
+                    100.0 * worst, what.c_str());
+      report.notes.push_back(text);
+    }
+  }
+  if (const std::string note = infinite_loss_note(config); !note.empty()) {
+    report.notes.push_back(note);
   }
 
   std::unique_ptr<OneLayerTheory> theory;
@@ -347,7 +573,7 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
   } catch (const std::invalid_argument&) {
   }
   const Eigen::MatrixXd sigma_inv = spd_roots(sigma).inverse;
-  for (int l = 0; l < config.layers; ++l) {
+  for (int l = 0; l < layers; ++l) {
     report.layers.push_back(weight_report(weights, l, sigma, sigma_inv, theory.get()));
   }
   return report;
@@ -357,6 +583,21 @@ namespace {
 
 std::vector<double> to_vector(const Eigen::VectorXd& v) {
   return {v.data(), v.data() + v.size()};
+}
+
+void write_loss_stats(const h5::Node& group, const std::string& name, const LossStats& s) {
+  group.write_series(name, to_vector(s.mean));
+  group.write_series(name + "_se", to_vector(s.standard_error));
+  group.write_series(name + "_median", to_vector(s.median));
+}
+
+void write_step_match(const h5::Node& group, const StepMatch& m) {
+  group.write_matrix("simw", m.simw);
+  group.write_matrix("sime", m.sime);
+  group.write_series("best_step",
+                     std::vector<std::int64_t>(m.best_step.begin(), m.best_step.end()));
+  group.write_series("best_sime", to_vector(m.best_sime));
+  group.write_series("best_simw", to_vector(m.best_simw));
 }
 
 }  // namespace
@@ -369,22 +610,28 @@ void write_analysis(const h5::Node& file, const AnalysisReport& report) {
   group.set_attr("calibration_prompts", static_cast<std::int64_t>(o.calibration_prompts));
   group.set_attr("max_steps", static_cast<std::int64_t>(o.max_steps));
   group.set_attr("seed", static_cast<std::int64_t>(o.seed));
+  group.set_attr("newton_start",
+                 std::string(o.newton_start == NewtonStart::kSpectral ? "spectral" : "frobenius"));
+  group.set_attr("fit_gradient_tolerance", o.fit.gradient_tolerance);
   std::string notes;
   for (const std::string& note : report.notes) notes += (notes.empty() ? "" : "\n") + note;
   group.set_attr("notes", notes);
-  group.write_series("model_loss", to_vector(report.model_loss));
+  write_loss_stats(group, "model_loss", report.model_loss);
+  write_loss_stats(group, "probe_loss", report.probe_loss);
+  group.write_matrix("probes", report.probes);
   for (const AlgorithmMatch& m : report.algorithms) {
     const h5::Node alg = group.create_group("algorithms/" + m.name);
     alg.set_attr("description", m.description);
-    alg.set_attr("calibration_loss", m.calibration_loss);
+    alg.set_attr("calibration_loss", m.fit.calibration_loss());
+    alg.set_attr("fit_gradient_norm", m.fit.fitted ? m.fit.result.scalar_grad_norm : kNaN);
+    alg.set_attr("fit_converged", static_cast<std::int64_t>(m.fit.result.converged));
+    alg.set_attr("fit_starts", static_cast<std::int64_t>(m.fit.fitted ? m.fit.result.starts : 0));
+    alg.set_attr("fit_agreeing",
+                 static_cast<std::int64_t>(m.fit.fitted ? m.fit.result.agreeing : 0));
     alg.write_series("parameters", m.parameters);
-    alg.write_series("loss", to_vector(m.loss));
-    alg.write_matrix("simw", m.simw);
-    alg.write_matrix("sime", m.sime);
-    alg.write_series("best_step",
-                     std::vector<std::int64_t>(m.best_step.begin(), m.best_step.end()));
-    alg.write_series("best_sime", to_vector(m.best_sime));
-    alg.write_series("best_simw", to_vector(m.best_simw));
+    write_loss_stats(alg, "loss", m.loss);
+    write_step_match(alg, m.fixed);
+    write_step_match(alg.create_group("probe"), m.probe);
   }
   const int layers = static_cast<int>(report.layers.size());
   if (layers == 0) return;

@@ -1,8 +1,25 @@
 #include "linicl/family_fit.hpp"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace linicl {
+
+void FitOptions::check() const {
+  if (!(max_iterations >= 1 && max_iterations <= 100000)) {
+    throw std::invalid_argument("fit max_iterations must be in [1, 100000] (got " +
+                                std::to_string(max_iterations) + ")");
+  }
+  if (!(gradient_tolerance > 0.0 && gradient_tolerance < 1.0)) {
+    throw std::invalid_argument("fit gradient_tolerance must be in (0, 1) (got " +
+                                std::to_string(gradient_tolerance) + ")");
+  }
+  if (!(agreement > 0.0 && agreement < 1.0)) {
+    throw std::invalid_argument("fit agreement must be in (0, 1) (got " +
+                                std::to_string(agreement) + ")");
+  }
+}
 
 namespace {
 
@@ -17,7 +34,43 @@ struct FamilyObjective {
     if (grad) *grad = basis.transpose() * theta_grad;  // chain rule through θ = basis·s
     return loss;
   }
+
+  // basisᵀ ∇²ℒ(θ) basis by central differences of the exact gradient: 2m gradients on the
+  // pool cost a fraction of m exact Hessian–vector products (the R-operator path is not
+  // batched over lanes), and Newton's direction needs no more than their ~1e-10 accuracy.
+  Eigen::MatrixXd hessian(const Eigen::VectorXd& s) {
+    const Eigen::Index m = s.size();
+    Eigen::MatrixXd h(m, m);
+    Eigen::VectorXd shifted = s, plus, minus;
+    for (Eigen::Index j = 0; j < m; ++j) {
+      const double step = 1e-5 * std::max(1.0, std::abs(s[j]));
+      shifted[j] = s[j] + step;
+      (*this)(shifted, &plus);
+      shifted[j] = s[j] - step;
+      (*this)(shifted, &minus);
+      shifted[j] = s[j];
+      h.col(j) = (plus - minus) / (2 * step);
+    }
+    return 0.5 * (h + h.transpose());
+  }
 };
+
+// Backtracking (Armijo) along `direction` from t = 1; true and the new point on a decrease.
+bool line_search(FamilyObjective& f, const Eigen::VectorXd& s, double loss,
+                 const Eigen::VectorXd& grad, const Eigen::VectorXd& direction,
+                 Eigen::VectorXd& next, double& next_loss, Eigen::VectorXd& next_grad) {
+  const double slope = grad.dot(direction);
+  if (!(slope < 0.0)) return false;
+  double t = 1.0;
+  for (int halvings = 0; halvings < 60; ++halvings, t *= 0.5) {
+    next = s + t * direction;
+    next_loss = f(next, &next_grad);
+    if (std::isfinite(next_loss) && next_loss <= loss + 1e-4 * t * slope && next_loss < loss) {
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -33,51 +86,81 @@ Eigen::MatrixXd family_basis(const Parametrization& param, const std::vector<int
 }
 
 FamilyFit fit_family(BatchObjective& objective, const BatchSpec& pool, const Eigen::MatrixXd& basis,
-                     const Eigen::VectorXd& start, int max_iterations) {
+                     const Eigen::VectorXd& start, const FitOptions& options) {
+  options.check();
   FamilyObjective f{objective, pool, basis, {}};
   const Eigen::Index m = start.size();
-  Eigen::VectorXd s = start, grad, grad_plus, grad_minus;
-  double loss = f(s, &grad);
+  Eigen::VectorXd s = start, grad, next, next_grad;
+  double loss = f(s, &grad), next_loss = 0.0;
   int iteration = 0;
-  for (; iteration < max_iterations; ++iteration) {
-    if (grad.norm() <= 1e-12 * (1.0 + std::abs(loss))) break;
-    Eigen::MatrixXd hessian(m, m);
-    for (Eigen::Index j = 0; j < m; ++j) {
-      const double h = 1e-5 * std::max(1.0, std::abs(s[j]));
-      Eigen::VectorXd shifted = s;
-      shifted[j] += h;
-      f(shifted, &grad_plus);
-      shifted[j] -= 2 * h;
-      f(shifted, &grad_minus);
-      hessian.col(j) = (grad_plus - grad_minus) / (2 * h);
-    }
-    hessian = 0.5 * (hessian + hessian.transpose()).eval();
+  for (; iteration < options.max_iterations && std::isfinite(loss); ++iteration) {
+    if (grad.norm() <= 1e-13 * (1.0 + std::abs(loss))) break;  // rounding level
+    const Eigen::MatrixXd hessian = f.hessian(s);
     // Levenberg damping until the Newton system is positive definite.
-    Eigen::VectorXd step;
+    Eigen::VectorXd newton;
     double damping = 0.0;
+    const double scale = 1.0 + hessian.diagonal().cwiseAbs().maxCoeff();
     for (;;) {
       Eigen::LLT<Eigen::MatrixXd> llt(hessian + damping * Eigen::MatrixXd::Identity(m, m));
       if (llt.info() == Eigen::Success) {
-        step = -llt.solve(grad);
+        newton = -llt.solve(grad);
         break;
       }
-      damping =
-          damping == 0.0 ? 1e-8 * (1.0 + hessian.diagonal().cwiseAbs().maxCoeff()) : 10.0 * damping;
+      damping = damping == 0.0 ? 1e-8 * scale : 10.0 * damping;
     }
-    // Backtracking (Armijo) on the sampled loss.
-    double t = 1.0;
-    Eigen::VectorXd trial_grad;
-    double trial_loss = 0.0;
-    for (int halvings = 0; halvings < 40; ++halvings, t *= 0.5) {
-      trial_loss = f(s + t * step, &trial_grad);
-      if (std::isfinite(trial_loss) && trial_loss <= loss + 1e-4 * t * grad.dot(step)) break;
+    // Steepest descent scaled to the curvature: a Newton step on the largest curvature.
+    const Eigen::VectorXd steepest = -grad / scale;
+    if (!line_search(f, s, loss, grad, newton, next, next_loss, next_grad) &&
+        !line_search(f, s, loss, grad, steepest, next, next_loss, next_grad)) {
+      break;  // no direction decreases the loss at machine precision
     }
-    if (!(trial_loss < loss)) break;  // no further decrease at machine precision
-    s += t * step;
-    loss = trial_loss;
-    grad = trial_grad;
+    s = next;
+    loss = next_loss;
+    grad = next_grad;
   }
-  return {s, basis * s, loss, grad.norm(), iteration};
+  FamilyFit fit;
+  fit.scalars = s;
+  fit.theta = basis * s;
+  fit.loss = loss;
+  fit.scalar_grad_norm = grad.norm();
+  fit.iterations = iteration;
+  fit.converged = std::isfinite(loss) &&
+                  fit.scalar_grad_norm <= options.gradient_tolerance * (1.0 + std::abs(loss));
+  return fit;
+}
+
+FamilyFit fit_family(BatchObjective& objective, const BatchSpec& pool, const Eigen::MatrixXd& basis,
+                     const std::vector<Eigen::VectorXd>& starts, const FitOptions& options) {
+  if (starts.empty()) throw std::invalid_argument("fit_family needs at least one start");
+  std::vector<double> losses;
+  FamilyFit best;
+  for (const Eigen::VectorXd& start : starts) {
+    FamilyFit fit = fit_family(objective, pool, basis, start, options);
+    losses.push_back(fit.loss);
+    if (losses.size() == 1 || fit.loss < best.loss) best = std::move(fit);
+  }
+  best.starts = static_cast<int>(starts.size());
+  best.agreeing = 0;
+  for (double loss : losses) {
+    if (std::abs(loss - best.loss) <= options.agreement * (1.0 + std::abs(best.loss))) {
+      ++best.agreeing;
+    }
+  }
+  return best;
+}
+
+std::vector<Eigen::VectorXd> spread_starts(int steps, double a, bool with_b) {
+  const int per_step = with_b ? 2 : 1;  // b_ℓ starts at 0
+  auto make = [&](double top, double bottom) {
+    Eigen::VectorXd s = Eigen::VectorXd::Zero(per_step * steps);
+    for (int l = 0; l < steps; ++l) {
+      const double t = steps > 1 ? l / (steps - 1.0) : 0.0;
+      s[per_step * l] = a * (top + (bottom - top) * t);
+    }
+    return s;
+  };
+  if (steps == 1) return {make(1, 1), make(0.5, 0.5), make(2, 2)};
+  return {make(1, 1), make(1.5, 0.5), make(0.5, 1.5), make(0.75, 0.25), make(3, 1)};
 }
 
 }  // namespace linicl

@@ -1,6 +1,8 @@
 #include "linicl/landscape.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -80,8 +82,8 @@ Eigen::VectorXd Landscape::gradient(const Eigen::VectorXd& theta, const BatchSpe
   return grad;
 }
 
-FamilyFit Landscape::fit(const Eigen::MatrixXd& basis, const Eigen::VectorXd& start) {
-  return fit_family(objective_, pool_, basis, start);
+FamilyFit Landscape::fit(const Eigen::MatrixXd& basis, const std::vector<Eigen::VectorXd>& starts) {
+  return fit_family(objective_, pool_, basis, starts);
 }
 
 void Landscape::hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v,
@@ -267,21 +269,25 @@ CriticalPoint fit_theory_family(Landscape& landscape, const Eigen::MatrixXd& sig
       patterns.push_back(identity);
     }
   }
-  // Start around the one-layer step for Σ_w = Σ⁻¹, a = 1/(1 + (d + 1)/n) (§7.1), staggered
-  // from 1.5a down to 0.5a: the loss is symmetric under permuting the layers' scalars (the
-  // steps commute), so a symmetric start stays on the symmetric, often saddle, point.
+  // Starts spread around the one-layer step for Σ_w = Σ⁻¹, a = 1/(1 + (d + 1)/n) (§7.1): the
+  // loss is symmetric under permuting the layers' scalars (the steps commute), so a symmetric
+  // start stays on the symmetric, often saddle, point (family_fit.hpp).
   const double n = landscape.sampler().spec().context;
   const double step = 1.0 / (1.0 + (d + 1.0) / n);
-  Eigen::VectorXd start = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(blocks.size()));
-  for (int g = 0; g < groups; ++g) {
-    start[gdpp ? 2 * g : g] = step * (groups > 1 ? 1.5 - g / (groups - 1.0) : 1.0);
+  FamilyFit fit =
+      landscape.fit(family_basis(param, blocks, patterns), spread_starts(groups, step, gdpp));
+  if (!gdpp) {  // commuting steps: list the a_ℓ in descending order, the same point
+    std::sort(fit.scalars.begin(), fit.scalars.end(), std::greater<>());
+    fit.theta = family_basis(param, blocks, patterns) * fit.scalars;
   }
-  const FamilyFit fit = landscape.fit(family_basis(param, blocks, patterns), start);
   CriticalPoint point;
   point.family = gdpp ? "A_l = a_l Sigma^-1, B_l = b_l I" : "A_l = a_l Sigma^-1";
   point.scalars = fit.scalars;
   point.theta = fit.theta;
   point.iterations = fit.iterations;
+  point.starts = fit.starts;
+  point.agreeing = fit.agreeing;
+  point.converged = fit.converged;
   assess(landscape, point);
   return point;
 }

@@ -58,6 +58,9 @@ void write_critical_point(const h5::Node& group, const CriticalPoint& p) {
   group.set_attr("gradient_norm", p.gradient_norm);
   group.set_attr("gradient_noise", p.gradient_noise);
   group.set_attr("iterations", static_cast<std::int64_t>(p.iterations));
+  group.set_attr("starts", static_cast<std::int64_t>(p.starts));
+  group.set_attr("agreeing_starts", static_cast<std::int64_t>(p.agreeing));
+  group.set_attr("converged", static_cast<std::int64_t>(p.converged));
   if (p.scalars.size() > 0) group.write_matrix("scalars", p.scalars);
   group.write_matrix("theta", p.theta);
   write_curvature(group.create_group("curvature"), p.curvature);

@@ -312,15 +312,15 @@ void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, 
   });
 }
 
-Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {
+std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const EmbeddedPrompt& prompt) {
   Tape tape;
   Workspace ws;
   forward(w, prompt, tape, ws);
   const int d = w.dim;
-  Eigen::MatrixXd weights(d, w.layers + 1);
+  std::vector<Eigen::MatrixXd> maps;
   Eigen::MatrixXd transfer = Eigen::MatrixXd::Identity(d + 1, d + 1);  // T_ℓ
   for (int l = 0; l < w.layers; ++l) {
-    weights.col(l) = -transfer.row(d).head(d).transpose();
+    maps.push_back(transfer.leftCols(d));
     if (l + 1 < w.layers) {
       transfer += tape.attention[l] * transfer;
       continue;
@@ -330,7 +330,15 @@ Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) 
     for (int h = 0; h < w.heads; ++h) k.noalias() += w.p(l, h) * tape.gram[l] * w.q(l, h);
     transfer += (k / prompt.context) * transfer;
   }
-  weights.col(w.layers) = -transfer.row(d).head(d).transpose();
+  maps.push_back(transfer.leftCols(d));
+  return maps;
+}
+
+Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {
+  const std::vector<Eigen::MatrixXd> maps = query_maps(w, prompt);
+  const int d = w.dim;
+  Eigen::MatrixXd weights(d, w.layers + 1);
+  for (int l = 0; l <= w.layers; ++l) weights.col(l) = -maps[l].row(d).transpose();
   return weights;
 }
 

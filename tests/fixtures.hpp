@@ -3,7 +3,10 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
+#include "linicl/analysis.hpp"
 #include "linicl/covariance.hpp"
 #include "linicl/model.hpp"
 #include "linicl/rng.hpp"
@@ -44,6 +47,23 @@ inline TaskSampler make_sampler(int dim, int context, double noise = 0.0, double
   spec.context = context;
   spec.noise = noise;
   return TaskSampler(spec, rotated_covariance(dim, kappa), Eigen::MatrixXd::Identity(dim, dim));
+}
+
+// Analysis options on small prompt sets.
+inline AnalysisOptions analysis_options(int prompts, int calibration, int max_steps) {
+  AnalysisOptions options;
+  options.prompts = prompts;
+  options.calibration_prompts = calibration;
+  options.max_steps = max_steps;
+  return options;
+}
+
+// The learner `name` of a report; throws if there is none.
+inline const AlgorithmMatch& find_learner(const AnalysisReport& report, const std::string& name) {
+  for (const AlgorithmMatch& m : report.algorithms) {
+    if (m.name == name) return m;
+  }
+  throw std::logic_error("no learner " + name);
 }
 
 }  // namespace linicl::testing

@@ -184,3 +184,23 @@ TEST_CASE("PGD and GD++ iterates are the induced weights of pgd and gdpp models"
     CHECK(relative_distance(gdpp_iterates(x, y, {0.3, 0.3, 0.3}, {0, 0, 0}), gd) < 1e-14);
   }
 }
+
+TEST_CASE("Newton's Frobenius start is M_0 = S/|S S|_F, counted one step before column 1",
+          "[algorithms]") {
+  const Context ctx = random_context(4, 12, 10.0, 23);
+  const double n = 12.0;
+  const Eigen::MatrixXd s = ctx.x * ctx.x.transpose() / n;
+  const Eigen::VectorXd b = ctx.x * ctx.y / n;
+  const Eigen::MatrixXd w = newton_iterates(ctx.x, ctx.y, 30, NewtonStart::kFrobenius);
+  CHECK(w.col(0).norm() == 0.0);
+  // The literature's form on the unnormalized A = XXᵀ, A⁻¹ ≈ M_k with M_0 = A/|A A|_F, gives
+  // the same estimates M_k X y: column k + 1 here.
+  const Eigen::MatrixXd a = ctx.x * ctx.x.transpose();
+  Eigen::MatrixXd m = a / (a * a).norm();
+  for (int k = 0; k < 5; ++k) {
+    CHECK((w.col(k + 1) - m * ctx.x * ctx.y).norm() <= 1e-12 * w.col(k + 1).norm());
+    m = m * (2.0 * Eigen::MatrixXd::Identity(4, 4) - a * m);
+  }
+  CHECK((w.col(1) - s * b / (s * s).norm()).norm() <= 1e-12 * w.col(1).norm());
+  CHECK((w.col(30) - ols(ctx.x, ctx.y)).norm() <= 1e-9 * w.col(30).norm());
+}

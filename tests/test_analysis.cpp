@@ -27,22 +27,6 @@ TrainConfig pgd_config(int layers) {
   return config;
 }
 
-AnalysisOptions small_options(int prompts, int max_steps) {
-  AnalysisOptions options;
-  options.prompts = prompts;
-  options.calibration_prompts = prompts;
-  options.max_steps = max_steps;
-  return options;
-}
-
-const AlgorithmMatch& find(const AnalysisReport& report, const std::string& name) {
-  for (const AlgorithmMatch& m : report.algorithms) {
-    if (m.name == name) return m;
-  }
-  FAIL("no learner " << name);
-  throw std::logic_error("unreachable");
-}
-
 }  // namespace
 
 TEST_CASE("a hand-made pgd model is matched step for step by PGD with its own preconditioners",
@@ -61,20 +45,24 @@ TEST_CASE("a hand-made pgd model is matched step for step by PGD with its own pr
   }
   Weights weights = param.make_weights();
   param.expand(theta, weights);
-  const AnalysisReport report = analyze(config, sigma, sigma_w, weights, small_options(300, 8));
+  const AnalysisReport report =
+      analyze(config, sigma, sigma_w, weights, analysis_options(300, 300, 8));
 
-  const AlgorithmMatch& own = find(report, "pgd-layers");
+  const AlgorithmMatch& own = find_learner(report, "pgd-layers");
   for (int l = 0; l < 3; ++l) {
     INFO("layer " << l + 1);
-    CHECK(own.best_step[l] == l + 1);
-    CHECK(std::abs(own.best_sime[l] - 1.0) < 1e-12);
-    CHECK(std::abs(own.best_simw[l] - 1.0) < 1e-12);
+    CHECK(own.fixed.best_step[l] == l + 1);
+    CHECK(std::abs(own.fixed.best_sime[l] - 1.0) < 1e-12);
+    CHECK(std::abs(own.fixed.best_simw[l] - 1.0) < 1e-12);
     CHECK(report.layers[l].outside_pattern == 0.0);
     // The loss after ℓ layers is the loss after ℓ steps of the same PGD.
-    CHECK(report.model_loss[l + 1] == Approx(own.loss[l + 1]).epsilon(1e-12));
+    CHECK(report.model_loss.mean[l + 1] == Approx(own.loss.mean[l + 1]).epsilon(1e-12));
+    CHECK(report.model_loss.standard_error[l + 1] ==
+          Approx(own.loss.standard_error[l + 1]).epsilon(1e-9));
+    CHECK(report.model_loss.median[l + 1] == Approx(own.loss.median[l + 1]).epsilon(1e-12));
   }
   // Other learners match less than perfectly somewhere.
-  CHECK(find(report, "gd").best_sime.minCoeff() < 1.0 - 1e-6);
+  CHECK(find_learner(report, "gd").fixed.best_sime.minCoeff() < 1.0 - 1e-6);
   // Layer reports follow the weights.
   CHECK((report.layers[1].gamma - effective_preconditioner(weights, 1)).norm() == 0.0);
 }
@@ -90,7 +78,8 @@ TEST_CASE("the weight report measures the commutator, the Σ⁻¹ fit and Γ*", 
   const Eigen::VectorXd theta = Eigen::Map<const Eigen::VectorXd>(gamma.data(), 9);
   Weights weights = param.make_weights();
   param.expand(theta, weights);
-  const AnalysisReport report = analyze(config, sigma, sigma_inv, weights, small_options(64, 2));
+  const AnalysisReport report =
+      analyze(config, sigma, sigma_inv, weights, analysis_options(64, 64, 2));
   const LayerWeightReport& r = report.layers[0];
   CHECK(r.commutator < 1e-12);
   CHECK(r.best_inverse_scale == Approx(0.7).epsilon(1e-12));
@@ -173,23 +162,26 @@ TEST_CASE(
   SECTION("on a large pool the fits carry over") {
     // Calibration and evaluation prompts are independent draws of the same law: the fitted
     // learners' losses after L steps agree to sampling error (a few percent at 4,000 prompts).
-    const AnalysisReport report = analyze(config, sigma, identity, weights, small_options(4000, 4));
+    const AnalysisReport report =
+        analyze(config, sigma, identity, weights, analysis_options(4000, 4000, 4));
     for (const char* name : {"gd", "pgd-inverse", "gdpp"}) {
-      const AlgorithmMatch& m = find(report, name);
-      INFO(name << ": evaluation " << m.loss[2] << ", calibration " << m.calibration_loss);
-      CHECK(m.calibration_loss == Approx(m.loss[2]).epsilon(0.1));
+      const AlgorithmMatch& m = find_learner(report, name);
+      INFO(name << ": evaluation " << m.loss.mean[2] << ", calibration "
+                << m.fit.calibration_loss());
+      CHECK(m.fit.calibration_loss() == Approx(m.loss.mean[2]).epsilon(0.1));
+      CHECK(m.fit.result.converged);
       CHECK(!noted(report, name));
     }
-    CHECK(std::isnan(find(report, "newton").calibration_loss));
-    CHECK(std::isnan(find(report, "pgd-layers").calibration_loss));
+    CHECK(std::isnan(find_learner(report, "newton").fit.calibration_loss()));
+    CHECK(std::isnan(find_learner(report, "pgd-layers").fit.calibration_loss()));
   }
   SECTION("GD++'s four scalars fitted on two prompts do not") {
-    AnalysisOptions options = small_options(2000, 4);
+    AnalysisOptions options = analysis_options(2000, 2000, 4);
     options.calibration_prompts = 2;
     const AnalysisReport report = analyze(config, sigma, identity, weights, options);
-    const AlgorithmMatch& m = find(report, "gdpp");
-    INFO("evaluation " << m.loss[2] << ", calibration " << m.calibration_loss);
-    CHECK(m.loss[2] > kOverfitRatio * m.calibration_loss);
+    const AlgorithmMatch& m = find_learner(report, "gdpp");
+    INFO("evaluation " << m.loss.mean[2] << ", calibration " << m.fit.calibration_loss());
+    CHECK(m.loss.mean[2] > kOverfitRatio * m.fit.calibration_loss());
     CHECK(noted(report, "gdpp"));
   }
 }

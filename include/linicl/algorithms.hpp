@@ -34,10 +34,17 @@ Eigen::MatrixXd pgd_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
 Eigen::MatrixXd gdpp_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
                               const std::vector<double>& a, const std::vector<double>& b);
 
-// Iterative Newton (Newton–Schulz): S = XXᵀ/n, M_0 = αS with α = 2/(λ_max² + λ_min²) of S
-// (λ_min the smallest non-zero eigenvalue), M_{k+1} = M_k (2I − S M_k), w_k = M_k X y/n.
-// Column 0 is w_0 = 0 and column k ≥ 1 uses M_{k−1}, so column k is the k-th estimate.
-Eigen::MatrixXd newton_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, int steps);
+// Iterative Newton (Newton–Schulz) for S⁻¹, S = XXᵀ/n: M_{k+1} = M_k (2I − S M_k) from
+// M_0 = αS, and w_k = M_{k−1} X y/n. Column 0 is w_0 = 0, so column k is the estimate after k
+// products with S, M_0's included: a count one above the convention that calls M_k "k steps"
+// (M_0 step 0). The start α:
+//   kSpectral:  2/(λ_max² + λ_min²) of S (λ_min the smallest non-zero eigenvalue), the α with
+//               the fastest worst-mode contraction |1 − αλ²|;
+//   kFrobenius: 1/‖S S‖_F, the start of the second-order-methods literature's reference code
+//               (which applies it to the unnormalized XXᵀ; the same M_k b either way).
+enum class NewtonStart { kSpectral, kFrobenius };
+Eigen::MatrixXd newton_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, int steps,
+                                NewtonStart start = NewtonStart::kSpectral);
 
 // The minimum-norm least-squares solution (pseudo-inverse), and ridge (XXᵀ + λI)⁻¹ X y.
 Eigen::VectorXd ols(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "linicl/algorithms.hpp"
 #include "linicl/config.hpp"
+#include "linicl/family_fit.hpp"
 #include "linicl/h5.hpp"
 #include "linicl/model.hpp"
 
@@ -19,12 +21,39 @@ namespace linicl {
 
 struct AnalysisOptions {
   int prompts = 2000;              // evaluation prompts
-  int calibration_prompts = 2000;  // prompts on which step sizes and scalars are fitted
+  int calibration_prompts = 2000;  // prompts on which step sizes, scalars and probes are fitted
   int max_steps = 64;              // K for the open-ended learners (gd, pgd-theory, newton)
   static constexpr double kRidgeFromNoise = -1.0;  // the default: σ², Bayes-optimal for
   double ridge_lambda = kRidgeFromNoise;           // w ~ N(0, I), at least 1e-8; else > 0
+  NewtonStart newton_start = NewtonStart::kSpectral;
+  FitOptions fit;  // the fitted learners' multi-start fits
   std::uint64_t seed = 777;
   void check() const;  // throws std::invalid_argument naming the option
+};
+
+// A loss over prompts: the mean, its standard error, and the median (of the first
+// kMedianPrompts prompts; NaN where not kept). Every loss includes σ² (the query's noise).
+struct LossStats {
+  Eigen::VectorXd mean, standard_error, median;
+};
+constexpr int kMedianPrompts = 1000000;
+
+// One readout of the layers against a learner's steps: SimW and SimE of layer ℓ = 1…L with
+// step k = 1…steps, and the best step k*(ℓ) by SimE.
+struct StepMatch {
+  Eigen::MatrixXd simw, sime;  // [L, steps]
+  std::vector<int> best_step;  // k*(ℓ)
+  Eigen::VectorXd best_sime, best_simw;
+};
+
+// The fit behind a fitted learner (family_fit.hpp): its scalars, loss after L steps on the
+// calibration prompts, gradient, convergence and agreeing starts; not `fitted` for the others.
+struct FitSummary {
+  bool fitted = false;
+  FamilyFit result;
+  double calibration_loss() const {
+    return fitted ? result.loss : std::numeric_limits<double>::quiet_NaN();
+  }
 };
 
 // One reference learner against every layer. Steps k = 1…steps; ols and ridge have one
@@ -33,14 +62,10 @@ struct AlgorithmMatch {
   std::string name;
   std::string description;
   std::vector<double> parameters;  // fitted scalars: gd η; gdpp a_1, b_1, …; pgd-inverse a_ℓ
-  // The fitted learners' loss after L steps on the calibration prompts, where their scalars were
-  // fitted (NaN for the others); against loss[L], it shows whether the fit carries over.
-  double calibration_loss = std::numeric_limits<double>::quiet_NaN();
-  Eigen::VectorXd loss;                  // loss after step k = 0…steps (index 0: w = 0)
-  Eigen::MatrixXd simw, sime;            // [L, steps]: layer ℓ = 1…L against step k = 1…steps
-  std::vector<int> best_step;            // k*(ℓ): the step of highest SimE
-  Eigen::VectorXd best_sime, best_simw;  // at k*(ℓ)
-  int steps() const { return static_cast<int>(simw.cols()); }
+  FitSummary fit;
+  LossStats loss;          // after step k = 0…steps (index 0: w = 0); median for k <= L only
+  StepMatch fixed, probe;  // the layers read by the model's readout and by the probes
+  int steps() const { return static_cast<int>(fixed.simw.cols()); }
 };
 
 // Per layer: the weights against the pgd pattern and the theory (§8, last bullet).
@@ -56,10 +81,13 @@ struct LayerWeightReport {
 
 struct AnalysisReport {
   AnalysisOptions options;
-  Eigen::VectorXd model_loss;  // after layer ℓ = 0…L
+  // After layer ℓ = 0…L, read by the model's readout ŷ = −[q_ℓ]_{d+1} and by a probe
+  // ŷ = v_ℓᵀ q_ℓ, v_ℓ fitted by least squares on the calibration prompts (§8).
+  LossStats model_loss, probe_loss;
+  Eigen::MatrixXd probes;  // [L+1, d+1]: row ℓ is v_ℓ
   std::vector<AlgorithmMatch> algorithms;
   std::vector<LayerWeightReport> layers;
-  std::vector<std::string> notes;  // learners skipped, and fits that do not carry over
+  std::vector<std::string> notes;  // learners skipped, fits that do not carry over, heavy tails
 };
 
 // Analyzes a model with final weights `weights` trained under `config` on Σ, Σ_w.
@@ -76,6 +104,22 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
 constexpr double kOverfitRatio = 2.0, kOverfitFloor = 1e-6;
 std::string overfit_note(const std::string& learner, double eval_loss, double calibration_loss,
                          double zero_loss);
+
+// A note when the standard error of a reported mean loss exceeds kHeavyTailRatio of the mean's
+// excess over σ²: the mean then rests on a few prompts, and the median is the steadier figure.
+constexpr double kHeavyTailRatio = 0.1;
+
+// The highest power of one context covariate vector in a prompt's squared error (§3.6): the
+// prediction of L pgd layers has degree 2L in one x_i, that of full and gdpp layers 3^L − 1
+// (every layer multiplies a column's degree by 3), so the squared error has degree 4L and
+// 2(3^L − 1). The population loss is finite only if the covariates have finite moments of this
+// order (returned as a double: 3^L overflows an int).
+double loss_moment_order(Param param, int layers);
+
+// Non-empty when the run's covariate law has no finite moment of that order (student-t with
+// ν <= it): then the population loss is infinite for generic weights, and sampled means grow
+// with the number of prompts.
+std::string infinite_loss_note(const TrainConfig& config);
 
 // Replaces /analysis under `file` with the report.
 void write_analysis(const h5::Node& file, const AnalysisReport& report);

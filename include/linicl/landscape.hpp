@@ -76,8 +76,8 @@ class Landscape {
                            double* standard_error);
   void hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v, Eigen::VectorXd& out);
   Curvature curvature(const Eigen::VectorXd& theta);
-  // Minimizes the pool's loss over θ = basis·s from s = start (family_fit.hpp).
-  FamilyFit fit(const Eigen::MatrixXd& basis, const Eigen::VectorXd& start);
+  // Minimizes the pool's loss over θ = basis·s from every start (family_fit.hpp).
+  FamilyFit fit(const Eigen::MatrixXd& basis, const std::vector<Eigen::VectorXd>& starts);
 
   // The exact one-layer loss f (§7.1) applies when the model is one pgd or gdpp layer with one
   // head (B does not reach the prediction after one layer); null otherwise, or when the
@@ -128,7 +128,9 @@ struct CriticalPoint {
   // at a critical point of the population loss the ratio is about 1.
   double gradient_norm = 0.0, gradient_noise = 0.0;
   Curvature curvature;
-  int iterations = 0;
+  int iterations = 0;            // Newton iterations of the kept start
+  int starts = 1, agreeing = 1;  // starts run, and those reaching the kept loss
+  bool converged = true;         // the fit's gradient within its tolerance (family_fit.hpp)
 };
 
 // The §7 family Γ_ℓ = a_ℓ Σ⁻¹ (θ's A_ℓ = a_ℓ Σ⁻¹ on head 0), with B_ℓ = b_ℓ I for gdpp, one

@@ -80,6 +80,11 @@ struct TangentWorkspace {
 double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt& prompt,
                       double scale, Weights& hv, TangentWorkspace& ws);
 
+// The query column after ℓ layers as a function of the query: q_ℓ = T_ℓ [x_{n+1}; 0] with
+// T_ℓ = (I+K_{ℓ−1})⋯(I+K_0), so element ℓ = 0…L is the (d+1)×d map T_ℓ [I_d; 0]. Every readout
+// of q_ℓ that is linear (the model's own, a probe) is a linear predictor of x_{n+1}.
+std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const EmbeddedPrompt& prompt);
+
 // Induced weights (§3.6): column ℓ is w_ℓ with ŷ_ℓ = w_ℓᵀ x_{n+1} after ℓ layers (ℓ = 0…L),
 // w_ℓᵀ = −e_{d+1}ᵀ T_ℓ [I_d; 0], T_ℓ = (I+K_{ℓ−1})⋯(I+K_0). Exact, no probing.
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt);

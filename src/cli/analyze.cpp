@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "commands.hpp"
@@ -21,42 +22,65 @@ struct AnalyzeArgs {
 };
 
 void print_losses(const AnalysisReport& report) {
-  const int layers = static_cast<int>(report.model_loss.size()) - 1;
-  std::printf("\nLoss after l layers (model) and after k = l steps of each learner\n%6s %11s", "l",
-              "model");
+  const int layers = static_cast<int>(report.model_loss.mean.size()) - 1;
+  std::printf(
+      "\nLoss after l layers (model: its own readout; probe: a least-squares readout of the "
+      "query column)\nand after k = l steps of each learner: mean over the evaluation prompts\n"
+      "%6s %11s %11s",
+      "l", "model", "probe");
   for (const AlgorithmMatch& m : report.algorithms) std::printf(" %11s", m.name.c_str());
   std::printf("\n");
-  for (int l = 0; l <= layers; ++l) {
-    std::printf("%6d %11.4g", l, report.model_loss[l]);
+  auto row = [&](const char* label, auto value) {
+    for (int l = 0; l <= layers; ++l) {
+      std::printf("%6d %11.4g %11.4g", l, value(report.model_loss, l), value(report.probe_loss, l));
+      for (const AlgorithmMatch& m : report.algorithms) {
+        std::printf(" %11.4g", value(m.loss, std::min<int>(l, m.steps())));
+      }
+      std::printf("\n");
+    }
+    (void)label;
+  };
+  row("mean", [](const LossStats& s, int k) { return s.mean[k]; });
+  std::printf("  standard error of the mean\n");
+  row("se", [](const LossStats& s, int k) { return s.standard_error[k]; });
+  std::printf("  median\n");
+  row("median", [](const LossStats& s, int k) { return s.median[k]; });
+}
+
+void print_step_matches(const AnalysisReport& report, bool probe) {
+  std::printf("\nBest-matching step k*(l) by SimE, with SimE / SimW there (%s)\n%6s",
+              probe ? "probe readout" : "the model's readout", "l");
+  for (const AlgorithmMatch& m : report.algorithms) std::printf(" %22s", m.name.c_str());
+  std::printf("\n");
+  const int layers = static_cast<int>(report.model_loss.mean.size()) - 1;
+  for (int l = 0; l < layers; ++l) {
+    std::printf("%6d", l + 1);
     for (const AlgorithmMatch& m : report.algorithms) {
-      const int k = std::min<int>(l, static_cast<int>(m.loss.size()) - 1);
-      std::printf(" %11.4g", m.loss[k]);
+      const StepMatch& match = probe ? m.probe : m.fixed;
+      char cell[64];
+      std::snprintf(cell, sizeof cell, "%d: %.4f/%.4f", match.best_step[l], match.best_sime[l],
+                    match.best_simw[l]);
+      std::printf(" %22s", cell);
     }
     std::printf("\n");
   }
 }
 
-void print_matches(const AnalysisReport& report) {
-  std::printf("\nBest-matching step k*(l) by SimE, with SimE / SimW there\n%6s", "l");
-  for (const AlgorithmMatch& m : report.algorithms) std::printf(" %22s", m.name.c_str());
-  std::printf("\n");
-  const int layers = static_cast<int>(report.model_loss.size()) - 1;
-  for (int l = 0; l < layers; ++l) {
-    std::printf("%6d", l + 1);
-    for (const AlgorithmMatch& m : report.algorithms) {
-      char cell[64];
-      std::snprintf(cell, sizeof cell, "%d: %.4f/%.4f", m.best_step[l], m.best_sime[l],
-                    m.best_simw[l]);
-      std::printf(" %22s", cell);
-    }
-    std::printf("\n");
-  }
+void print_fits(const AnalysisReport& report) {
+  std::printf("\nFitted learners (on the calibration prompts)\n");
   for (const AlgorithmMatch& m : report.algorithms) {
     if (m.parameters.empty()) continue;
     std::printf("  %s parameters:", m.name.c_str());
     for (double p : m.parameters) std::printf(" %.6g", p);
+    if (m.fit.fitted) {
+      const FamilyFit& f = m.fit.result;
+      std::printf("\n    loss %.6g, gradient %.2g (%s), %d of %d starts agree", f.loss,
+                  f.scalar_grad_norm, f.converged ? "converged" : "NOT converged", f.agreeing,
+                  f.starts);
+    }
     std::printf("\n");
   }
+  std::printf("  newton's step k uses M_(k-1): k - 1 in the convention where M_0 is step 0\n");
 }
 
 void print_weights(const AnalysisReport& report) {
@@ -93,14 +117,16 @@ int run_analyze(const AnalyzeArgs& args) {
               run.config.context, args.options.prompts,
               static_cast<unsigned long long>(args.options.seed));
   print_losses(report);
-  print_matches(report);
+  print_step_matches(report, false);
+  print_step_matches(report, true);
+  print_fits(report);
   print_weights(report);
   for (const std::string& note : report.notes) std::printf("note: %s\n", note.c_str());
   if (run.status != "completed") {
     std::printf("note: the run's status is %s%s%s; these are its last saved weights\n",
                 run.status.c_str(), run.reason.empty() ? "" : ": ", run.reason.c_str());
   }
-  if (!report.model_loss.allFinite()) {
+  if (!report.model_loss.mean.allFinite()) {
     std::printf("note: the model's loss overflows on some evaluation prompts (inf above)\n");
   }
   std::printf("\nWritten to /analysis in %s\n", args.path.c_str());
@@ -118,13 +144,23 @@ Runner add_analyze(CLI::App& app) {
   cmd->add_option("file", args->path, "run file")->required();
   cmd->add_option("--prompts", o.prompts, "evaluation prompts (>= 1)")->capture_default_str();
   cmd->add_option("--calibration", o.calibration_prompts,
-                  "prompts on which GD's step and the GD++ and a*Sigma^-1 scalars are fitted")
+                  "prompts on which GD's step, the GD++ and a*Sigma^-1 scalars and the probes are "
+                  "fitted")
       ->capture_default_str();
   cmd->add_option("--max-steps", o.max_steps, "steps K of gd, pgd-theory and newton")
       ->capture_default_str();
   cmd->add_option("--ridge-lambda", o.ridge_lambda,
                   "ridge lambda, > 0 (default: sigma^2, at least 1e-8)")
       ->check(positive())
+      ->capture_default_str();
+  cmd->add_option("--newton-start", o.newton_start,
+                  "Newton's M_0 = alpha S: spectral (alpha = 2/(lambda_max^2 + lambda_min^2)) or "
+                  "frobenius (alpha = 1/|S S|_F)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, NewtonStart>{
+          {"spectral", NewtonStart::kSpectral}, {"frobenius", NewtonStart::kFrobenius}}))
+      ->default_str("spectral");
+  cmd->add_option("--fit-tolerance", o.fit.gradient_tolerance,
+                  "fitted learners: converged when |gradient| <= this x (1 + loss), in (0, 1)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the evaluation and calibration prompts")
       ->check(non_negative())

@@ -59,7 +59,8 @@ void print_critical(const std::string& name, const CriticalPoint& p) {
   if (p.scalars.size() > 0) {
     std::printf("  scalars:");
     for (double s : p.scalars) std::printf(" %.6g", s);
-    std::printf("  (%d Newton iterations)\n", p.iterations);
+    std::printf("  (%d Newton iterations; %d of %d starts agree%s)\n", p.iterations, p.agreeing,
+                p.starts, p.converged ? "" : "; NOT converged");
   }
   std::printf("  sampled loss %.6g +- %.2g", p.loss.mean, p.loss.standard_error);
   if (!std::isnan(p.exact_loss)) std::printf(", exact f %.10g", p.exact_loss);

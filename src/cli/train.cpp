@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "commands.hpp"
+#include "linicl/analysis.hpp"
 #include "linicl/problem.hpp"
 #include "linicl/run_file.hpp"
 #include "linicl/theory.hpp"
@@ -246,6 +247,9 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
     }
   }
   std::cout << "Saved to " << path << ".\n";
+  if (const std::string note = infinite_loss_note(c); !note.empty()) {
+    std::cout << "warning: " << note << "\n";
+  }
 }
 
 int run_train(TrainArgs& args, const std::string& command) {
