@@ -13,6 +13,7 @@
 #include "linicl/family_fit.hpp"
 #include "linicl/objective.hpp"
 #include "linicl/parametrization.hpp"
+#include "linicl/statistics.hpp"
 #include "linicl/theory.hpp"
 
 namespace linicl {
@@ -364,13 +365,7 @@ LossStats loss_stats(const Eigen::VectorXd& sum, const Eigen::VectorXd& square, 
   for (int k = 0; k < kept_entries; ++k) {
     std::vector<double> values(kept.rows());
     for (Eigen::Index i = 0; i < kept.rows(); ++i) values[i] = kept(i, first_column + k);
-    const std::size_t mid = values.size() / 2;
-    std::nth_element(values.begin(), values.begin() + mid, values.end());
-    double median = values[mid];
-    if (values.size() % 2 == 0) {
-      median = 0.5 * (median + *std::max_element(values.begin(), values.begin() + mid));
-    }
-    s.median[k] = median + noise_var;
+    s.median[k] = median(std::move(values)) + noise_var;
   }
   return s;
 }

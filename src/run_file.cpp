@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -11,6 +12,8 @@
 namespace linicl {
 
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string join(const std::vector<double>& values) {
   std::ostringstream out;
@@ -187,6 +190,8 @@ void save_run(const std::string& path, const RunRecord& run) {
     file.write_series("/train/lr", c.lr);
     file.write_series("/eval/step", c.eval_step);
     file.write_series("/eval/loss", c.eval_loss);
+    file.write_series("/eval/loss_se", c.eval_loss_se);
+    file.write_series("/eval/loss_median", c.eval_loss_median);
     if (!c.track.empty()) write_track(file.create_group("track"), c.track);
 
     const h5::Node checkpoint = file.create_group("checkpoint");
@@ -235,6 +240,17 @@ RunRecord load_run(const std::string& path) {
     c.lr = file.read_series("/train/lr");
     c.eval_step = file.read_int_series("/eval/step");
     c.eval_loss = file.read_series("/eval/loss");
+    // Files written before the standard error and median were kept read as NaN rows.
+    auto read_or_nan = [&](const char* path) {
+      return file.exists(path) ? file.read_series(path)
+                               : std::vector<double>(c.eval_loss.size(), kNaN);
+    };
+    c.eval_loss_se = read_or_nan("/eval/loss_se");
+    c.eval_loss_median = read_or_nan("/eval/loss_median");
+    if (c.eval_loss_se.size() != c.eval_loss.size() ||
+        c.eval_loss_median.size() != c.eval_loss.size()) {
+      throw std::runtime_error("/eval/loss_se or /eval/loss_median does not match /eval/loss");
+    }
     if (file.exists("track")) c.track = read_track(file.group("track"));
     if (run.state.theta.size() != run.config.parametrization().size()) {
       throw std::runtime_error("checkpoint size does not match the config");

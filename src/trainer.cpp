@@ -34,6 +34,8 @@ void Curves::drop_from(std::int64_t step) {
   const std::size_t eval_keep = rows_before(eval_step, step);
   drop_rows(eval_step, eval_keep);
   drop_rows(eval_loss, eval_keep);
+  drop_rows(eval_loss_se, eval_keep);
+  drop_rows(eval_loss_median, eval_keep);
   track.drop_from(step);
 }
 
@@ -77,8 +79,17 @@ BatchSpec Trainer::eval_batch() const {
   return {config_.eval_seed, kEvalStepIndex, config_.eval_batch};
 }
 
-double Trainer::eval_loss(const Eigen::VectorXd& theta) {
-  return objective_.evaluate(theta, eval_batch(), nullptr);
+BatchObjective::Estimate Trainer::eval_loss(const Eigen::VectorXd& theta) {
+  return objective_.estimate(theta, eval_batch(), true);
+}
+
+bool Trainer::record_eval(std::int64_t step, const Eigen::VectorXd& theta, Curves& curves) {
+  const BatchObjective::Estimate e = eval_loss(theta);
+  curves.eval_step.push_back(step);
+  curves.eval_loss.push_back(e.mean);
+  curves.eval_loss_se.push_back(e.standard_error);
+  curves.eval_loss_median.push_back(e.median);
+  return std::isfinite(e.mean);
 }
 
 TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserver& observer) {
@@ -104,10 +115,8 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
   };
 
   for (std::int64_t t = state.step; t < stop_step; ++t) {
-    if (t % config_.eval_every == 0) {
-      curves.eval_step.push_back(t);
-      curves.eval_loss.push_back(eval_loss(state.theta));
-      if (!std::isfinite(curves.eval_loss.back())) return diverge("non-finite evaluation loss", t);
+    if (t % config_.eval_every == 0 && !record_eval(t, state.theta, curves)) {
+      return diverge("non-finite evaluation loss", t);
     }
     const double loss = objective_.evaluate(state.theta, train_batch(t), &grad_);
     if (!std::isfinite(loss)) return diverge("non-finite training loss", t);
@@ -136,9 +145,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     }
   }
   if (state.step < config_.steps) return {TrainStatus::kStopped, ""};
-  curves.eval_step.push_back(state.step);
-  curves.eval_loss.push_back(eval_loss(state.theta));
-  if (!std::isfinite(curves.eval_loss.back())) {
+  if (!record_eval(state.step, state.theta, curves)) {
     return diverge("non-finite evaluation loss", state.step);
   }
   return {TrainStatus::kCompleted, ""};

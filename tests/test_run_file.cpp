@@ -33,6 +33,8 @@ RunRecord small_run() {
   run.state.curves.lr = {0.1, 0.1, 0.1};
   run.state.curves.eval_step = {0};
   run.state.curves.eval_loss = {3.25};
+  run.state.curves.eval_loss_se = {0.5};
+  run.state.curves.eval_loss_median = {1.75};
   run.status = "completed";
   run.command = "linicl train -d 2";
   return run;
@@ -51,6 +53,8 @@ TEST_CASE("a run file round-trips exactly") {
   CHECK(back.state.optimizer.steps == 7);
   CHECK(back.state.curves.train_loss == run.state.curves.train_loss);
   CHECK(back.state.curves.eval_step == run.state.curves.eval_step);
+  CHECK(back.state.curves.eval_loss_se == run.state.curves.eval_loss_se);
+  CHECK(back.state.curves.eval_loss_median == run.state.curves.eval_loss_median);
   CHECK(back.sigma == run.sigma);
   CHECK(back.config.heads == 2);
   CHECK(back.command == run.command);

@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "linicl/model.hpp"
@@ -38,11 +39,13 @@ class BatchObjective {
   double evaluate_weights(const Weights& weights, const BatchSpec& batch, Weights* grad);
 
   // ℒ(θ) on a batch used as a fixed sample of the population (common random numbers when the
-  // same batch is reused), with the standard error of the mean over its prompts.
+  // same batch is reused), with the standard error of the mean over its prompts and, when
+  // asked, the median prompt's loss (robust where a few prompts dominate the mean; NaN if not).
   struct Estimate {
     double mean = 0.0, standard_error = 0.0;
+    double median = std::numeric_limits<double>::quiet_NaN();
   };
-  Estimate estimate(const Eigen::VectorXd& theta, const BatchSpec& batch);
+  Estimate estimate(const Eigen::VectorXd& theta, const BatchSpec& batch, bool median = false);
 
   // The standard error of the gradient the last evaluate() returned, by batch means over its
   // chunks: with chunk sums s_c of b_c prompts and ḡ their total,
@@ -87,10 +90,11 @@ class BatchObjective {
   };
   // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
   // one prompt at a time or kLanes at a time.
+  // With `errors`, prompt b's (ŷ − y)² also goes to errors[b].
   void add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
-                   bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
+                   bool with_grad, ThreadScratch& t, ChunkSums& sums, double* errors) const;
   void add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
-                 bool with_grad, ThreadScratch& t, ChunkSums& sums) const;
+                 bool with_grad, ThreadScratch& t, ChunkSums& sums, double* errors) const;
   // Sizes the thread scratch and, when `with_grad`, the chunks' buffers like `shape` (outside the
   // parallel region, so that running out of memory is an exception the caller sees rather
   // than std::terminate inside OpenMP); returns the number of chunks.
@@ -104,6 +108,8 @@ class BatchObjective {
   std::vector<ThreadScratch> threads_;
   std::vector<ChunkSums> chunks_;
   double last_loss_squares_ = 0.0;  // Σ (ŷ − y)⁴ of the last evaluation
+  std::vector<double> errors_;      // per-prompt (ŷ − y)², kept by estimate(…, true)
+  bool keep_errors_ = false;
   int last_batch_ = 0, last_chunks_ = 0;
   bool last_had_grad_ = false;
 };

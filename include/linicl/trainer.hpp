@@ -20,9 +20,11 @@ struct Curves {
   std::vector<std::int64_t> train_step;  // step t: loss at θ_t before update t
   std::vector<double> train_loss, grad_norm, lr;
   std::vector<std::int64_t> eval_step;
-  std::vector<double> eval_loss;
-  TrackSeries track;                  // with --track-every
-  void drop_from(std::int64_t step);  // removes every row at step ≥ `step`
+  std::vector<double> eval_loss;         // mean of (ŷ − y)² over the evaluation set
+  std::vector<double> eval_loss_se;      // its standard error (NaN in files that predate it)
+  std::vector<double> eval_loss_median;  // the median prompt's (ŷ − y)², robust to heavy tails
+  TrackSeries track;                     // with --track-every
+  void drop_from(std::int64_t step);     // removes every row at step ≥ `step`
 };
 
 // Everything needed to continue a run bit-exactly: the prompts of step t are a pure function
@@ -62,7 +64,9 @@ class Trainer {
   // gradient or update, `state` is rolled back to the last step whose loss was finite.
   TrainOutcome run(TrainState& state, std::int64_t stop_step, TrainObserver& observer);
 
-  double eval_loss(const Eigen::VectorXd& theta);
+  BatchObjective::Estimate eval_loss(const Eigen::VectorXd& theta);
+  // Appends the evaluation at `step` to the curves; false when its mean is not finite.
+  bool record_eval(std::int64_t step, const Eigen::VectorXd& theta, Curves& curves);
   const Parametrization& parametrization() const { return param_; }
 
   // The batch of update t: a fresh one each step, or a pool redrawn every resample_every.

@@ -142,7 +142,8 @@ Runner add_analyze(CLI::App& app) {
   auto args = std::make_shared<AnalyzeArgs>();
   AnalysisOptions& o = args->options;
   cmd->add_option("file", args->path, "run file")->required();
-  cmd->add_option("--prompts", o.prompts, "evaluation prompts (>= 1)")->capture_default_str();
+  cmd->add_option("--prompts", o.prompts, "evaluation prompts (>= 2: a standard error needs two)")
+      ->capture_default_str();
   cmd->add_option("--calibration", o.calibration_prompts,
                   "prompts on which GD's step, the GD++ and a*Sigma^-1 scalars and the probes are "
                   "fitted")

@@ -227,8 +227,15 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
   if (!curves.eval_loss.empty()) {
     std::cout << "Evaluation loss on " << c.eval_batch
               << " held-out prompts: " << curves.eval_loss.front() << " at step "
-              << curves.eval_step.front() << ", " << curves.eval_loss.back() << " at step "
-              << curves.eval_step.back() << " (predicting 0 scores " << zero_loss << "). ";
+              << curves.eval_step.front() << ", " << curves.eval_loss.back() << " +- "
+              << curves.eval_loss_se.back() << " (median prompt " << curves.eval_loss_median.back()
+              << ") at step " << curves.eval_step.back() << " (predicting 0 scores " << zero_loss
+              << "). ";
+    const double excess = curves.eval_loss.back() - c.noise * c.noise;
+    if (excess > 0 && curves.eval_loss_se.back() > kHeavyTailRatio * excess) {
+      std::cout << "The standard error is " << 100.0 * curves.eval_loss_se.back() / excess
+                << "% of the mean: a few prompts dominate it (heavy tail); read the median. ";
+    }
   }
   if (c.param == "pgd" && c.layers == 1) {
     try {
