@@ -1,15 +1,13 @@
 """Newton versus GD: which algorithm do the layers of a deep `full` model follow?
 
-Trains a 6-layer `full` linear transformer on ill-conditioned data (d = 5, n = 40, rotated
-κ = 10, w ~ N(0, I)), runs `linicl analyze`, and draws SimE (the Σ-metric cosine of the
-errors, DESIGN §8) between every layer ℓ and every step k of GD and of iterative Newton,
-with the best-matching k*(ℓ) marked. Iterative Newton converges quadratically, so if the
-layers are Newton steps k*(ℓ) grows linearly with slope ≈ 1; GD needs exponentially more steps
-per layer on ill-conditioned data. Reports the slope of k*(ℓ) and of log2 k*(ℓ) against ℓ.
-Deep LSA models are polynomials of degree 3^L in the prompt, so training can hit a prompt whose
-loss overflows; linicl then stops with the last good state, which is what gets analyzed (the
-script prints the run's status).
-Writes results/newton_vs_gd.{h5,png}.
+Trains 5-layer `full` linear transformers in the setting of the second-order-methods study
+(d = 10, n = 20, rotated κ = 10, w ~ N(0, I), AdamW), three seeds, runs `linicl analyze`, and
+reads every layer two ways: the model's own readout and a least-squares probe of the query
+column (DESIGN §8). For each it finds the best-matching step k*(ℓ) by SimE (the Σ-metric
+cosine of the errors) of fixed-step GD and of iterative Newton. If the layers are Newton steps,
+k*(ℓ) grows linearly with slope ≈ 3 (each layer ≈ 3 iterations); GD needs exponentially more
+steps per layer on ill-conditioned data (log2 k* linear). Reports both slopes per seed and
+their mean ± std. Writes results/newton_vs_gd.{h5,png}.
 """
 import os
 
@@ -22,68 +20,94 @@ import numpy as np
 
 from common import analyze, print_table, results_path, train
 
-LAYERS = 6
+LAYERS = 5
+SEEDS = [0, 1, 2]
 MAX_STEPS = 200
-LEARNERS = {"gd": "GD (tuned step)", "newton": "iterative Newton"}
+LEARNERS = {"gd": "GD (fixed step, fitted)", "newton": "iterative Newton"}
+READOUTS = {"": "model's readout", "probe/": "probe readout"}
+RECIPE = dict(dim=10, context=20, layers=LAYERS, param="full", cov="kappa", kappa=10,
+              rotate=True, optimizer="adamw", lr=0.002, beta2=0.999, init_std=0.02,
+              schedule="cosine", warmup=300, clip=1, batch=2000, steps=6000)
+
+
+def slopes(best):
+    layers = np.arange(1, len(best) + 1)
+    return np.polyfit(layers, best, 1)[0], np.polyfit(layers, np.log2(best), 1)[0]
 
 
 def main():
-    path = results_path("runs/newton_vs_gd_L6.h5")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    train(path, dim=5, context=40, layers=LAYERS, param="full", cov="kappa", kappa=10,
-          rotate=True, lr=0.001, clip=1, warmup=300, batch=2000, steps=6000, seed=0,
-          reuse=True, allow_diverged=True)
-    analyze(path, "--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS)
-    sime, best, quality = {}, {}, {}
-    with h5py.File(path, "r") as f:
-        print(f"run status: {f.attrs['status']} {f.attrs['reason']}".strip())
-        model_loss = f["analysis/model_loss"][()]
-        for name in LEARNERS:
-            g = f[f"analysis/algorithms/{name}"]
-            sime[name] = g["sime"][()]
-            best[name] = g["best_step"][()]
-            quality[name] = g["best_sime"][()]
-        newton_loss = f["analysis/algorithms/newton/loss"][()]
-        gd_loss = f["analysis/algorithms/gd/loss"][()]
-    layers = np.arange(1, LAYERS + 1)
-    slopes = {}
-    for name in LEARNERS:
-        linear = np.polyfit(layers, best[name], 1)[0]
-        logarithmic = np.polyfit(layers, np.log2(best[name]), 1)[0]
-        slopes[name] = (linear, logarithmic)
+    results = {}
+    for seed in SEEDS:
+        path = results_path(f"runs/newton_vs_gd_L{LAYERS}_seed{seed}.h5")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        train(path, seed=seed, reuse=True, allow_diverged=True, **RECIPE)
+        analyze(path, "--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS)
+        with h5py.File(path, "r") as f:
+            a = f["analysis"]
+            r = {"status": f.attrs["status"], "eval": f["eval/loss"][-1],
+                 "model_mean": a["model_loss"][()], "model_median": a["model_loss_median"][()],
+                 "probe_mean": a["probe_loss"][()], "probe_median": a["probe_loss_median"][()]}
+            for prefix in READOUTS:
+                for name in LEARNERS:
+                    g = a[f"algorithms/{name}/{prefix}"]
+                    r[prefix + name] = (g["best_step"][()], g["best_sime"][()], g["sime"][()])
+        results[seed] = r
 
-    rows = [[l, f"{model_loss[l]:.4g}"] +
-            [f"{best[n][l - 1]} ({quality[n][l - 1]:.3f})" for n in LEARNERS] for l in layers]
-    print(f"k*(l) and SimE there (d = 5, n = 40, rotated kappa = 10, L = {LAYERS} full)")
-    print_table(["layer", "model loss"] + [f"k* {n}" for n in LEARNERS], rows)
-    for name, (linear, logarithmic) in slopes.items():
-        print(f"{name}: slope of k* = {linear:.2f} steps/layer, slope of log2 k* = {logarithmic:.2f}")
-    capped = [n for n in LEARNERS if best[n].max() >= MAX_STEPS]
-    if capped:
-        print(f"k* reached --max-steps {MAX_STEPS} for: {', '.join(capped)}")
-    print(f"loss: Newton k=1..8 {np.round(newton_loss[1:9], 4)}, GD k=1..8 {np.round(gd_loss[1:9], 4)}")
+    layers = np.arange(1, LAYERS + 1)
+    summary = {}
+    for prefix, readout in READOUTS.items():
+        print(f"\nk*(l) with SimE there, {readout} (d = 10, n = 20, rotated kappa = 10, "
+              f"L = {LAYERS} full)")
+        rows = []
+        for seed in SEEDS:
+            r = results[seed]
+            loss = r["probe_median" if prefix else "model_median"]
+            for l in layers:
+                rows.append([seed, l, f"{loss[l]:.3g}"] +
+                            [f"{r[prefix + n][0][l - 1]} ({r[prefix + n][1][l - 1]:.2f})"
+                             for n in LEARNERS])
+        print_table(["seed", "layer", "median loss"] + [f"k* {n}" for n in LEARNERS], rows)
+        for name in LEARNERS:
+            s = np.array([slopes(results[seed][prefix + name][0]) for seed in SEEDS])
+            summary[prefix + name] = s
+            print(f"{name}: slope of k* {s[:, 0].mean():.2f} ± {s[:, 0].std(ddof=1):.2f} "
+                  f"steps/layer, of log2 k* {s[:, 1].mean():.2f} ± {s[:, 1].std(ddof=1):.2f} "
+                  f"(seeds: {', '.join(f'{x:.2f}/{y:.2f}' for x, y in s)})")
+    for seed in SEEDS:
+        r = results[seed]
+        print(f"seed {seed}: status {r['status']}, final evaluation loss {r['eval']:.4g}; "
+              f"analysis mean/median after L layers {r['model_mean'][-1]:.4g} / "
+              f"{r['model_median'][-1]:.4g}")
 
     with h5py.File(results_path("newton_vs_gd.h5"), "w") as f:
-        f["model_loss"] = model_loss
-        for name in LEARNERS:
-            f[f"{name}/sime"] = sime[name]
-            f[f"{name}/best_step"] = best[name]
-            f[f"{name}/best_sime"] = quality[name]
-            f[f"{name}/slope"] = slopes[name][0]
-            f[f"{name}/log2_slope"] = slopes[name][1]
+        for seed in SEEDS:
+            r = results[seed]
+            g = f.create_group(f"seed{seed}")
+            for key in ("model_mean", "model_median", "probe_mean", "probe_median"):
+                g[key] = r[key]
+            for prefix in READOUTS:
+                for name in LEARNERS:
+                    h = g.create_group((prefix or "readout/") + name)
+                    h["best_step"], h["best_sime"], h["sime"] = r[prefix + name]
+        for key, s in summary.items():
+            f[f"slopes/{key or 'readout/'}"] = s
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (name, label) in zip(axes, LEARNERS.items()):
-        shown = min(MAX_STEPS, int(best[name].max() * 2) + 4)
-        image = ax.imshow(sime[name][:, :shown], aspect="auto", cmap="viridis", origin="lower",
-                          extent=(0.5, shown + 0.5, 0.5, LAYERS + 0.5), vmin=0, vmax=1)
-        ax.plot(best[name], layers, "r*", ms=9, label="k*(ℓ)")
-        ax.set_xscale("log" if name == "gd" else "linear")
-        ax.set_xlabel(f"{label} step k")
-        ax.set_ylabel("layer ℓ")
-        ax.set_title(f"SimE(layer, {label}); slope of k*: {slopes[name][0]:.2f}")
-        ax.legend(loc="lower right", fontsize=8)
-        fig.colorbar(image, ax=ax)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    r = results[SEEDS[0]]
+    for row, (prefix, readout) in enumerate(READOUTS.items()):
+        for col, (name, label) in enumerate(LEARNERS.items()):
+            ax = axes[row, col]
+            best, _, sime = r[prefix + name]
+            shown = min(MAX_STEPS, int(best.max() * 2) + 4)
+            image = ax.imshow(sime[:, :shown], aspect="auto", cmap="viridis", origin="lower",
+                              extent=(0.5, shown + 0.5, 0.5, LAYERS + 0.5), vmin=0, vmax=1)
+            ax.plot(best, layers, "r*", ms=9, label="k*(ℓ)")
+            ax.set_xscale("log" if name == "gd" else "linear")
+            ax.set_xlabel(f"{label} step k")
+            ax.set_ylabel("layer ℓ")
+            ax.set_title(f"{readout}, seed {SEEDS[0]}")
+            ax.legend(loc="lower right", fontsize=8)
+            fig.colorbar(image, ax=ax, label="SimE (Σ-metric cosine of errors)")
     fig.tight_layout()
     fig.savefig(results_path("newton_vs_gd.png"), dpi=120)
 

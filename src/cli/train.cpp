@@ -2,7 +2,9 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +36,7 @@ struct TrainArgs {
   std::string resume;
   std::int64_t stop_at = 0;
   int threads = 0;
+  int closing_prompts = 1000;             // the closing comparison with the learners (0: off)
   std::vector<CLI::Option*> run_options;  // the options that define a run (all of TrainConfig)
   CLI::Option* steps_option = nullptr;
 };
@@ -259,6 +262,42 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
   }
 }
 
+// What the model learned, in one paragraph: its loss after each layer against L steps of the
+// fitted learners (§8), from a small analysis that is printed, not written (`linicl analyze`
+// gives the full one).
+void print_what_it_learned(const RunRecord& run, const std::string& path, int prompts) {
+  const TrainConfig& c = run.config;
+  const Parametrization param = c.parametrization();
+  Weights weights = param.make_weights();
+  param.expand(run.state.theta, weights);
+  AnalysisOptions options;
+  options.prompts = std::max(2, prompts);
+  options.calibration_prompts = prompts;
+  options.max_steps = c.layers;
+  const AnalysisReport report = analyze(c, run.sigma, run.sigma_w, weights, options);
+  auto learner = [&](const std::string& name) -> const AlgorithmMatch* {
+    for (const AlgorithmMatch& m : report.algorithms) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  std::printf("What it learned, on %d fresh prompts (mean, median): loss after layer", prompts);
+  for (int l = 1; l <= c.layers; ++l) {
+    std::printf("%s %d: %.3g, %.3g", l > 1 ? ";" : "", l, report.model_loss.mean[l],
+                report.model_loss.median[l]);
+  }
+  std::printf(". After L = %d steps of", c.layers);
+  const std::pair<const char*, const char*> rows[] = {
+      {"gdpp", "GD++"}, {"pgd-inverse", "PGD a_l Sigma^-1"}, {"gd", "GD"}};
+  for (const auto& [name, label] : rows) {
+    if (const AlgorithmMatch* m = learner(name)) {
+      std::printf(" %s (fitted): %.3g, %.3g%s", label, m->loss.mean[c.layers],
+                  m->loss.median[c.layers], name == std::string("gd") ? "" : ";");
+    }
+  }
+  std::printf(". Run `linicl analyze %s` for every layer against every learner.\n", path.c_str());
+}
+
 int run_train(TrainArgs& args, const std::string& command) {
   if (args.threads < 0) {
     throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
@@ -351,6 +390,9 @@ int run_train(TrainArgs& args, const std::string& command) {
     return kExitDiverged;
   }
   print_summary(run, out, seconds, run.state.step - first);
+  if (run.status == "completed" && args.closing_prompts > 0) {
+    print_what_it_learned(run, out, args.closing_prompts);
+  }
   return 0;
 }
 
@@ -371,6 +413,11 @@ Runner add_train(CLI::App& app) {
                   "stop after this many steps, keeping the schedule of --steps (0: run to the end)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
+      ->capture_default_str();
+  cmd->add_option("--closing-prompts", args->closing_prompts,
+                  "after training, compare the layers with fitted GD++, PGD and GD on this many "
+                  "fresh prompts (as many to fit them; 0: off)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   return [args](const std::string& command) { return run_train(*args, command); };
 }
