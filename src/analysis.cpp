@@ -148,23 +148,26 @@ std::vector<Learner> make_learners(const TrainConfig& config, const Eigen::Matri
         {"pgd-inverse", "preconditioned GD with fitted a_l * Sigma^-1", a,
          [gammas](const auto& x, const auto& y) { return pgd_iterates(x, y, gammas); }, summary});
   }
-  // GD++: A = a_k I, B = b_k I, fitted jointly for L steps.
+  // GD++: A = a_k I, B = b_k I, fitted jointly for L steps. The last step's B only moves
+  // covariates after the prediction is read, so b_L is no scalar of the fit (it would add an
+  // exactly flat direction) and is reported as 0.
   {
     const Parametrization gdpp(Param::kGdpp, d, layers, 1, false);
+    const int count = 2 * layers - 1;  // A_0, B_0, A_1, B_1, …, A_{L−1}
+    std::vector<Eigen::VectorXd> starts = spread_starts(layers, step / lambda_max, true);
+    for (Eigen::VectorXd& s : starts) s.conservativeResize(count);
     FitSummary summary;
-    const FamilyFit& fit =
-        fitter.fit(gdpp,
-                   family_basis(gdpp, consecutive(2 * layers),  // A_0, B_0, A_1, B_1, …
-                                std::vector<Eigen::MatrixXd>(2 * layers, identity)),
-                   spread_starts(layers, step / lambda_max, true), summary);
-    std::vector<double> a, b;
+    const FamilyFit& fit = fitter.fit(
+        gdpp, family_basis(gdpp, consecutive(count), std::vector<Eigen::MatrixXd>(count, identity)),
+        starts, summary);
+    std::vector<double> scalars(fit.scalars.data(), fit.scalars.data() + count), a, b;
+    scalars.push_back(0.0);  // b_L
     for (int l = 0; l < layers; ++l) {
-      a.push_back(fit.scalars[2 * l]);
-      b.push_back(fit.scalars[2 * l + 1]);
+      a.push_back(scalars[2 * l]);
+      b.push_back(scalars[2 * l + 1]);
     }
     learners.push_back(
-        {"gdpp", "GD++ with fitted a_k, b_k",
-         std::vector<double>(fit.scalars.data(), fit.scalars.data() + fit.scalars.size()),
+        {"gdpp", "GD++ with fitted a_k, b_k (b_L = 0: it reaches no prediction)", scalars,
          [a, b](const auto& x, const auto& y) { return gdpp_iterates(x, y, a, b); }, summary});
   }
   const NewtonStart start = options.newton_start;
