@@ -218,3 +218,21 @@ TEST_CASE("inspect prints the config, curves, blocks and the preconditioner") {
   CHECK(bad.exit_code != 0);
   CHECK_THAT(bad.output, Catch::Contains("not an HDF5 file"));
 }
+
+TEST_CASE("train closes with what the model learned and warns of an infinite population loss") {
+  TempDir dir;
+  const std::string bin = "cd '" + dir.path() + "' && '" LINICL_BINARY "' train" + kSmall;
+  const CommandResult learned = run_command(bin + " -o a.h5 --closing-prompts 200");
+  INFO(learned.output);
+  REQUIRE(learned.exit_code == 0);
+  CHECK_THAT(learned.output, Catch::Contains("What it learned, on 200 fresh prompts") &&
+                                 Catch::Contains("GD++ (fitted)") &&
+                                 Catch::Contains("(median prompt"));
+  CHECK_THAT(learned.output, !Catch::Contains("infinite"));
+  const CommandResult t = run_command(bin + " -o t.h5 --closing-prompts 0 --x-dist student-t");
+  INFO(t.output);
+  REQUIRE(t.exit_code == 0);
+  CHECK_THAT(t.output, Catch::Contains("warning: the population loss is infinite") &&
+                           Catch::Contains("degree 16"));
+  CHECK_THAT(t.output, !Catch::Contains("What it learned"));
+}
