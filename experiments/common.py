@@ -26,9 +26,17 @@ def linicl(*args, allow_diverged=False):
     return done.stdout
 
 
-def analyze(path, *args):
+def analyze(path, *args, reuse=None):
     """Runs `linicl analyze PATH ARGS...` and prints its notes (fits that do not carry over,
-    learners skipped), which the tables read from the file would not show."""
+    learners skipped), which the tables read from the file would not show. With `reuse`, a
+    dict of /analysis attributes, an analysis already in the file with those values is kept."""
+    if reuse and os.path.exists(path):
+        with h5py.File(path, "r") as f:
+            done = f.get("analysis")
+            if done is not None and all(
+                    k in done.attrs and (done.attrs[k].decode() if isinstance(done.attrs[k], bytes)
+                                         else done.attrs[k]) == v for k, v in reuse.items()):
+                return
     for line in linicl("analyze", path, *args).splitlines():
         if line.startswith("note: "):
             print(f"{os.path.basename(path)}: {line}")

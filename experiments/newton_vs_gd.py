@@ -6,10 +6,13 @@ reads every layer two ways: the model's own readout and a least-squares probe of
 column (DESIGN §8). For each it finds the best-matching step k*(ℓ) by SimE (the Σ-metric
 cosine of the errors) of fixed-step GD and of iterative Newton. If the layers are Newton steps,
 k*(ℓ) grows linearly with slope ≈ 3 (each layer ≈ 3 iterations); GD needs exponentially more
-steps per layer on ill-conditioned data (log2 k* linear). Reports both slopes per seed and
-their mean ± std. Writes results/newton_vs_gd.{h5,png}.
+steps per layer on ill-conditioned data (log2 k* linear). Newton runs from both starts of
+`linicl analyze --newton-start` (spectral, linicl's default, and frobenius, the study's; the
+second analysis goes to a copy of each run). Reports the slopes per seed and their mean ± std.
+Writes results/newton_vs_gd.{h5,png}.
 """
 import os
+import shutil
 
 import h5py
 import matplotlib
@@ -23,7 +26,9 @@ from common import analyze, print_table, results_path, train
 LAYERS = 5
 SEEDS = [0, 1, 2]
 MAX_STEPS = 200
-LEARNERS = {"gd": "GD (fixed step, fitted)", "newton": "iterative Newton"}
+LEARNERS = {"gd": "GD (fixed step, fitted)", "newton": "Newton, spectral start",
+            "newton-frobenius": "Newton, Frobenius start"}
+ANALYSIS = {"prompts": 2000, "calibration_prompts": 2000, "max_steps": MAX_STEPS}
 READOUTS = {"": "model's readout", "probe/": "probe readout"}
 RECIPE = dict(dim=10, context=20, layers=LAYERS, param="full", cov="kappa", kappa=10,
               rotate=True, optimizer="adamw", lr=0.002, beta2=0.999, init_std=0.02,
@@ -41,16 +46,24 @@ def main():
         path = results_path(f"runs/newton_vs_gd_L{LAYERS}_seed{seed}.h5")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         train(path, seed=seed, reuse=True, allow_diverged=True, **RECIPE)
-        analyze(path, "--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS)
-        with h5py.File(path, "r") as f:
+        frobenius = path.replace(".h5", "_frobenius.h5")
+        if not os.path.exists(frobenius):
+            shutil.copyfile(path, frobenius)
+        options = ["--prompts", 2000, "--calibration", 2000, "--max-steps", MAX_STEPS]
+        analyze(path, *options, reuse=dict(ANALYSIS, newton_start="spectral"))
+        analyze(frobenius, *options, "--newton-start", "frobenius",
+                reuse=dict(ANALYSIS, newton_start="frobenius"))
+        with h5py.File(path, "r") as f, h5py.File(frobenius, "r") as g:
             a = f["analysis"]
             r = {"status": f.attrs["status"], "eval": f["eval/loss"][-1],
                  "model_mean": a["model_loss"][()], "model_median": a["model_loss_median"][()],
                  "probe_mean": a["probe_loss"][()], "probe_median": a["probe_loss_median"][()]}
             for prefix in READOUTS:
                 for name in LEARNERS:
-                    g = a[f"algorithms/{name}/{prefix}"]
-                    r[prefix + name] = (g["best_step"][()], g["best_sime"][()], g["sime"][()])
+                    source = g["analysis/algorithms/newton"] if name == "newton-frobenius" \
+                        else a[f"algorithms/{name}"]
+                    h = source[prefix] if prefix else source
+                    r[prefix + name] = (h["best_step"][()], h["best_sime"][()], h["sime"][()])
         results[seed] = r
 
     layers = np.arange(1, LAYERS + 1)
@@ -92,7 +105,7 @@ def main():
         for key, s in summary.items():
             f[f"slopes/{key or 'readout/'}"] = s
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = plt.subplots(2, len(LEARNERS), figsize=(5.5 * len(LEARNERS), 7))
     r = results[SEEDS[0]]
     for row, (prefix, readout) in enumerate(READOUTS.items()):
         for col, (name, label) in enumerate(LEARNERS.items()):
@@ -105,7 +118,7 @@ def main():
             ax.set_xscale("log" if name == "gd" else "linear")
             ax.set_xlabel(f"{label} step k")
             ax.set_ylabel("layer ℓ")
-            ax.set_title(f"{readout}, seed {SEEDS[0]}")
+            ax.set_title(f"{label}: {readout}, seed {SEEDS[0]}")
             ax.legend(loc="lower right", fontsize=8)
             fig.colorbar(image, ax=ax, label="SimE (Σ-metric cosine of errors)")
     fig.tight_layout()
