@@ -535,9 +535,11 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
   {
     double worst = 0.0;
     std::string what;
+    // Excess losses within kOverfitFloor of the zero predictor's are rounding (exact OLS).
+    const double floor = kOverfitFloor * (report.model_loss.mean[0] - noise_var);
     auto consider = [&](const LossStats& s, int k, const std::string& name) {
       const double excess = s.mean[k] - noise_var, ratio = s.standard_error[k] / excess;
-      if (excess > 0 && ratio > worst) {
+      if (excess > floor && ratio > worst) {
         worst = ratio;
         char text[200];
         std::snprintf(text, sizeof text, "%s: %.4g +- %.3g (median %.4g)", name.c_str(), s.mean[k],

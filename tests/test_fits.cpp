@@ -222,3 +222,17 @@ TEST_CASE("student-t covariates without the loss's moments are flagged", "[fits]
   config.dof = 5.0;
   CHECK(infinite_loss_note(config).empty());
 }
+
+TEST_CASE("rounding-level losses of exact learners raise no heavy-tail note", "[fits]") {
+  // Noise-free: OLS is exact and its loss is rounding (~1e-31), whose spread over prompts is
+  // no heavy tail of the loss.
+  TrainConfig config = inverse_prior_config(1);
+  config.w_cov = "identity";
+  const Eigen::MatrixXd sigma = rotated_covariance(5, 100.0);
+  const AnalysisReport report = analyze(config, sigma, Eigen::MatrixXd::Identity(5, 5),
+                                        zero_weights(config), analysis_options(200, 200, 2));
+  for (const std::string& note : report.notes) {
+    INFO(note);
+    CHECK_THAT(note, !Catch::Contains("ols after") && !Catch::Contains("ridge after"));
+  }
+}
