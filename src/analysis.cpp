@@ -361,9 +361,10 @@ LossStats loss_stats(const Eigen::VectorXd& sum, const Eigen::VectorXd& square, 
   LossStats s;
   const double count = prompts;
   s.mean = (sum / count).array() + noise_var;
-  const Eigen::ArrayXd mean = sum.array() / count;
-  s.standard_error =
-      ((square.array() / count - mean * mean).max(0.0) * (count / (count - 1.0)) / count).sqrt();
+  s.standard_error.resize(sum.size());
+  for (Eigen::Index k = 0; k < sum.size(); ++k) {
+    s.standard_error[k] = standard_error(sum[k], square[k], count);
+  }
   s.median = Eigen::VectorXd::Constant(sum.size(), kNaN);
   for (int k = 0; k < kept_entries; ++k) {
     std::vector<double> values(kept.rows());

@@ -139,8 +139,7 @@ BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,
   const double mean = evaluate(theta, batch, nullptr);
   keep_errors_ = false;
   const double b = batch.size;
-  const double variance = b > 1 ? (last_loss_squares_ / b - mean * mean) * b / (b - 1) : 0.0;
-  Estimate e{mean, std::sqrt(std::max(0.0, variance) / b)};
+  Estimate e{mean, standard_error(mean * b, last_loss_squares_, b)};
   if (median) e.median = linicl::median(errors_);
   return e;
 }

@@ -9,4 +9,8 @@ namespace linicl {
 // copy, which it reorders.
 double median(std::vector<double> values);
 
+// The standard error of a mean of `count` values from their sum and sum of squares: the
+// sample variance (with count − 1, clamped at 0 against rounding) over count; 0 for count < 2.
+double standard_error(double sum, double sum_of_squares, double count);
+
 }  // namespace linicl

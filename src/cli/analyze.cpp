@@ -30,7 +30,7 @@ void print_losses(const AnalysisReport& report) {
       "l", "model", "probe");
   for (const AlgorithmMatch& m : report.algorithms) std::printf(" %11s", m.name.c_str());
   std::printf("\n");
-  auto row = [&](const char* label, auto value) {
+  auto rows = [&](auto value) {
     for (int l = 0; l <= layers; ++l) {
       std::printf("%6d %11.4g %11.4g", l, value(report.model_loss, l), value(report.probe_loss, l));
       for (const AlgorithmMatch& m : report.algorithms) {
@@ -38,13 +38,12 @@ void print_losses(const AnalysisReport& report) {
       }
       std::printf("\n");
     }
-    (void)label;
   };
-  row("mean", [](const LossStats& s, int k) { return s.mean[k]; });
+  rows([](const LossStats& s, int k) { return s.mean[k]; });
   std::printf("  standard error of the mean\n");
-  row("se", [](const LossStats& s, int k) { return s.standard_error[k]; });
+  rows([](const LossStats& s, int k) { return s.standard_error[k]; });
   std::printf("  median\n");
-  row("median", [](const LossStats& s, int k) { return s.median[k]; });
+  rows([](const LossStats& s, int k) { return s.median[k]; });
 }
 
 void print_step_matches(const AnalysisReport& report, bool probe) {
