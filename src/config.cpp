@@ -89,6 +89,7 @@ void TrainConfig::check() const {
   require(finite(weight_decay) && weight_decay >= 0.0, "weight-decay", ">= 0", weight_decay);
   require(finite(clip) && clip >= 0.0, "clip", ">= 0", clip);
   require_choice(clip_mode, "clip-mode", {"global", "matrix"});
+  require(finite(loss_cap) && loss_cap >= 0.0, "loss-cap", ">= 0", loss_cap);
   require_choice(schedule, "schedule", {"constant", "step", "cosine"});
   require(warmup >= 0, "warmup", ">= 0", warmup);
   require(decay_every >= 1, "decay-every", ">= 1", decay_every);

@@ -422,6 +422,14 @@ void gram_lanes(const double* z, int n, double* gram, std::integer_sequence<int,
 
 }  // namespace
 
+void clear_lane(LanePrompts& prompts, LaneTape& tape, int lane) {
+  for (LaneBuffer* buffer : {&prompts.gram, &prompts.query, &prompts.columns, &tape.gram,
+                             &tape.query, &tape.attention, &tape.top_keys, &tape.top_values}) {
+    for (std::size_t i = lane; i < buffer->size(); i += kLanes) (*buffer)[i] = 0.0;
+  }
+  prompts.target[lane] = 0.0;
+}
+
 void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out) {
   for (int l = 1; l < count; ++l) {
     if (prompts[l].labelled != prompts[0].labelled) {

@@ -124,9 +124,11 @@ int BatchObjective::prepare_chunks(const Weights& shape, const BatchSpec& batch,
 double BatchObjective::sum_chunks(int num_chunks, Weights* grad) {
   double loss = 0.0;
   last_loss_squares_ = 0.0;
+  last_capped_ = 0;
   if (grad) grad->set_zero();
   for (int c = 0; c < num_chunks; ++c) {
     loss += chunks_[c].loss;
+    last_capped_ += chunks_[c].capped;
     last_loss_squares_ += chunks_[c].loss_squares;
     if (grad) *grad += chunks_[c].grad;
   }
@@ -136,7 +138,10 @@ double BatchObjective::sum_chunks(int num_chunks, Weights* grad) {
 BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,
                                                   const BatchSpec& batch, bool median) {
   keep_errors_ = median;
+  const double cap = loss_cap_;
+  loss_cap_ = 0.0;
   const double mean = evaluate(theta, batch, nullptr);
+  loss_cap_ = cap;
   keep_errors_ = false;
   const double b = batch.size;
   Estimate e{mean, standard_error(mean * b, last_loss_squares_, b)};
@@ -151,10 +156,11 @@ void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch,
     sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.columns);
     embed(t.columns, t.embedded);  // straight from the columns as drawn, without unpacking
     const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
-    sums.add(residual);
+    const bool kept = sums.add(residual * residual, loss_cap_);
     if (errors) errors[b] = residual * residual;
     // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
-    if (with_grad) backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
+    if (with_grad && kept)
+      backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
   }
 }
 
@@ -174,9 +180,12 @@ void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, i
     forward_lanes(weights, t.lanes, t.lane_tape, t.lane_ws, prediction);
     for (int l = 0; l < count; ++l) {
       const double residual = prediction[l] - t.lanes.target[l];
-      sums.add(residual);
       if (errors) errors[first + l] = residual * residual;
-      dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
+      if (sums.add(residual * residual, loss_cap_)) {
+        dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
+      } else if (with_grad) {
+        clear_lane(t.lanes, t.lane_tape, l);
+      }
     }
     if (with_grad) backward_lanes(weights, t.lanes, t.lane_tape, dloss, sums.grad, t.lane_ws);
   }

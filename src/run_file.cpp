@@ -188,6 +188,7 @@ void save_run(const std::string& path, const RunRecord& run) {
     file.write_series("/train/loss", c.train_loss);
     file.write_series("/train/grad_norm", c.grad_norm);
     file.write_series("/train/lr", c.lr);
+    file.write_series("/train/capped", c.train_capped);
     file.write_series("/eval/step", c.eval_step);
     file.write_series("/eval/loss", c.eval_loss);
     file.write_series("/eval/loss_se", c.eval_loss_se);
@@ -240,13 +241,16 @@ RunRecord load_run(const std::string& path) {
     c.lr = file.read_series("/train/lr");
     c.eval_step = file.read_int_series("/eval/step");
     c.eval_loss = file.read_series("/eval/loss");
-    // Files written before the standard error and median were kept read as NaN rows.
-    auto read_or_nan = [&](const char* path) {
-      return file.exists(path) ? file.read_series(path)
-                               : std::vector<double>(c.eval_loss.size(), kNaN);
+    // Files written before a series was kept read it as NaN rows.
+    auto read_or_nan = [&](const char* path, std::size_t rows) {
+      return file.exists(path) ? file.read_series(path) : std::vector<double>(rows, kNaN);
     };
-    c.eval_loss_se = read_or_nan("/eval/loss_se");
-    c.eval_loss_median = read_or_nan("/eval/loss_median");
+    c.train_capped = read_or_nan("/train/capped", c.train_loss.size());
+    c.eval_loss_se = read_or_nan("/eval/loss_se", c.eval_loss.size());
+    c.eval_loss_median = read_or_nan("/eval/loss_median", c.eval_loss.size());
+    if (c.train_capped.size() != c.train_loss.size()) {
+      throw std::runtime_error("/train/capped does not match /train/loss");
+    }
     if (c.eval_loss_se.size() != c.eval_loss.size() ||
         c.eval_loss_median.size() != c.eval_loss.size()) {
       throw std::runtime_error("/eval/loss_se or /eval/loss_median does not match /eval/loss");

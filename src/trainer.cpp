@@ -31,6 +31,7 @@ void Curves::drop_from(std::int64_t step) {
   drop_rows(train_loss, train_keep);
   drop_rows(grad_norm, train_keep);
   drop_rows(lr, train_keep);
+  drop_rows(train_capped, train_keep);
   const std::size_t eval_keep = rows_before(eval_step, step);
   drop_rows(eval_step, eval_keep);
   drop_rows(eval_loss, eval_keep);
@@ -53,6 +54,7 @@ const char* status_name(TrainStatus status) {
 
 Trainer::Trainer(const TrainConfig& config, const TaskSampler& sampler)
     : config_(config), param_(config.parametrization()), objective_(sampler, param_) {
+  objective_.set_loss_cap(config.loss_cap);
   if (config.track_every > 0) tracker_ = std::make_unique<Tracker>(config, sampler, param_);
 }
 
@@ -89,7 +91,7 @@ bool Trainer::record_eval(std::int64_t step, const Eigen::VectorXd& theta, Curve
   curves.eval_loss.push_back(e.mean);
   curves.eval_loss_se.push_back(e.standard_error);
   curves.eval_loss_median.push_back(e.median);
-  return std::isfinite(e.mean);
+  return std::isfinite(config_.loss_cap > 0.0 ? e.median : e.mean);
 }
 
 TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserver& observer) {
@@ -114,13 +116,17 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
                                                     std::to_string(good_step)};
   };
 
+  const char* eval_failure =
+      config_.loss_cap > 0.0 ? "non-finite median evaluation loss" : "non-finite evaluation loss";
   for (std::int64_t t = state.step; t < stop_step; ++t) {
     if (t % config_.eval_every == 0 && !record_eval(t, state.theta, curves)) {
-      return diverge("non-finite evaluation loss", t);
+      return diverge(eval_failure, t);
     }
     const double loss = objective_.evaluate(state.theta, train_batch(t), &grad_);
     if (!std::isfinite(loss)) return diverge("non-finite training loss", t);
     if (!grad_.allFinite()) return diverge("non-finite gradient", t);
+    const double capped = static_cast<double>(objective_.last_capped()) / config_.batch;
+    if (capped > 0.5) return diverge("more than half of the batch above --loss-cap", t);
     good_theta = state.theta;
     good_optimizer = state.optimizer;
     good_step = t;
@@ -131,6 +137,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     curves.train_loss.push_back(loss);
     curves.grad_norm.push_back(grad_norm);
     curves.lr.push_back(lr);
+    curves.train_capped.push_back(capped);
 
     optimizer_step(opt, lr, grad_, state.theta, state.optimizer);
     state.step = t + 1;
@@ -146,7 +153,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
   }
   if (state.step < config_.steps) return {TrainStatus::kStopped, ""};
   if (!record_eval(state.step, state.theta, curves)) {
-    return diverge("non-finite evaluation loss", state.step);
+    return diverge(eval_failure, state.step);
   }
   return {TrainStatus::kCompleted, ""};
 }

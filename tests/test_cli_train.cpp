@@ -27,6 +27,7 @@ void require_same_run(const RunRecord& a, const RunRecord& b) {
   CHECK(a.state.curves.train_loss == b.state.curves.train_loss);
   CHECK(a.state.curves.grad_norm == b.state.curves.grad_norm);
   CHECK(a.state.curves.lr == b.state.curves.lr);
+  CHECK(a.state.curves.train_capped == b.state.curves.train_capped);
   CHECK(a.state.curves.eval_step == b.state.curves.eval_step);
   CHECK(a.state.curves.eval_loss == b.state.curves.eval_loss);
 }
@@ -60,6 +61,7 @@ TEST_CASE("bad input is refused with the option's name, and nothing is changed")
       {"--config unknown.ini", "bogus"},
       {"--x-dist student-t --dof 2", "--dof"},
       {"--noise -1", "--noise"},
+      {"--loss-cap -1", "--loss-cap"},
       {"--resume existing.h5 --lr 0.1", "--lr"},
       {"--resume existing.h5 --steps 80 --stop-at 30", "--stop-at"},
       {"--threads -1", "--threads"},

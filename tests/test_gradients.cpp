@@ -6,6 +6,7 @@
 
 #include "fixtures.hpp"
 #include "linicl/objective.hpp"
+#include "linicl/statistics.hpp"
 #include "reference_model.hpp"
 
 using namespace linicl;
@@ -134,6 +135,61 @@ TEST_CASE("the batch loss is the mean squared error of the predictions") {
     expected += r * r;
   }
   CHECK(objective.evaluate(theta, batch, nullptr) == Approx(expected / batch.size).epsilon(1e-14));
+}
+
+TEST_CASE("a loss cap truncates each prompt's loss and drops its gradient (§5.3)") {
+  // d = 3 runs the lane kernels, d = 7 one prompt at a time.
+  for (int dim : {3, 7}) {
+    INFO("d = " << dim);
+    const TaskSampler sampler = make_sampler(dim, 5, 0.2);
+    const Parametrization param(Param::kFull, dim, 2, 1, false);
+    RandomStream rs(8, Purpose::kTest);
+    const Eigen::VectorXd theta = random_matrix(param.size(), 1, rs, 0.3);
+    Weights w = param.make_weights();
+    param.expand(theta, w);
+    const BatchSpec batch{2, 5, 45};
+    std::vector<double> errors;
+    Prompt prompt;
+    EmbeddedPrompt embedded;
+    Tape tape;
+    Workspace ws;
+    for (int b = 0; b < batch.size; ++b) {
+      sampler.sample(batch.seed, batch.step, b, prompt);
+      embed(prompt, embedded);
+      const double r = forward(w, embedded, tape, ws) - prompt.y(5);
+      errors.push_back(r * r);
+    }
+    const double cap = median(errors);  // caps about half the prompts
+    double expected_loss = 0.0;
+    int expected_capped = 0;
+    Weights expected_grad = param.make_weights();
+    expected_grad.set_zero();
+    for (int b = 0; b < batch.size; ++b) {
+      expected_loss += std::min(errors[b], cap);
+      if (errors[b] > cap) {
+        ++expected_capped;
+        continue;
+      }
+      sampler.sample(batch.seed, batch.step, b, prompt);
+      embed(prompt, embedded);
+      const double r = forward(w, embedded, tape, ws) - prompt.y(5);
+      backward(w, embedded, tape, 2.0 * r / batch.size, expected_grad, ws);
+    }
+    Eigen::VectorXd expected;
+    param.reduce(expected_grad, expected);
+
+    BatchObjective objective(sampler, param);
+    const double uncapped = objective.evaluate(theta, batch, nullptr);
+    objective.set_loss_cap(cap);
+    Eigen::VectorXd grad;
+    CHECK(objective.evaluate(theta, batch, &grad) ==
+          Approx(expected_loss / batch.size).epsilon(1e-13));
+    CHECK(objective.last_capped() == expected_capped);
+    CHECK(expected_capped > 10);
+    CHECK((grad - expected).norm() <= 1e-12 * expected.norm());
+    // estimate() measures, uncapped.
+    CHECK(objective.estimate(theta, batch).mean == uncapped);
+  }
 }
 
 TEST_CASE("size-specialized kernels and the dynamic fallback agree with the reference") {

@@ -1,6 +1,8 @@
 // The lane-batched model against the one-prompt model, tensor by tensor.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "fixtures.hpp"
 #include "linicl/model_lanes.hpp"
@@ -111,5 +113,40 @@ TEST_CASE("embed_lanes() labels unlabelled prompts as the sampler does, bit for 
         CHECK_THROWS_AS(embed_lanes(unlabelled.data(), count, got), std::logic_error);
       }
     }
+  }
+}
+
+TEST_CASE("a cleared lane adds nothing to the gradient, even after overflowing", "[model]") {
+  const int d = 4, count = 5, bad = 2;
+  const TaskSampler sampler = make_sampler(d, 6, 0.3);
+  const Weights w = random_weights(3, 1, d, 5, 0.3);
+  std::vector<PromptColumns> columns(count);
+  for (int b = 0; b < count; ++b) sampler.sample_columns(1, 1, b, columns[b]);
+  double dloss[kLanes] = {0.5, -0.25, 0.0, 0.75, 1.0};
+  auto gradient = [&](bool poison) {
+    LanePrompts lanes;
+    LaneTape tape;
+    LaneWorkspace ws;
+    embed_lanes(columns.data(), count, lanes);
+    if (poison) {  // what a prompt whose forward pass overflowed leaves behind
+      for (std::size_t e = bad; e < lanes.gram.size(); e += kLanes)
+        lanes.gram[e] = std::numeric_limits<double>::quiet_NaN();
+      lanes.query[bad] = std::numeric_limits<double>::infinity();
+    }
+    double prediction[kLanes];
+    forward_lanes(w, lanes, tape, ws, prediction);
+    if (poison) {
+      CHECK(std::isnan(prediction[bad]));
+      clear_lane(lanes, tape, bad);
+    }
+    Weights grad(3, 1, d);
+    grad.set_zero();
+    backward_lanes(w, lanes, tape, dloss, grad, ws);
+    return grad;
+  };
+  const Weights clean = gradient(false), cleared = gradient(true);
+  for (std::size_t i = 0; i < clean.P.size(); ++i) {
+    CHECK(cleared.P[i] == clean.P[i]);  // bitwise: the cleared lane adds exact zeros
+    CHECK(cleared.Q[i] == clean.Q[i]);
   }
 }

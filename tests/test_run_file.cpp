@@ -31,6 +31,7 @@ RunRecord small_run() {
   run.state.curves.train_loss = {3.0, 2.0, 1.5};
   run.state.curves.grad_norm = {1.0, 0.5, 0.25};
   run.state.curves.lr = {0.1, 0.1, 0.1};
+  run.state.curves.train_capped = {0.0, 0.25, 0.0};
   run.state.curves.eval_step = {0};
   run.state.curves.eval_loss = {3.25};
   run.state.curves.eval_loss_se = {0.5};
@@ -52,6 +53,7 @@ TEST_CASE("a run file round-trips exactly") {
   CHECK(back.state.optimizer.second == run.state.optimizer.second);
   CHECK(back.state.optimizer.steps == 7);
   CHECK(back.state.curves.train_loss == run.state.curves.train_loss);
+  CHECK(back.state.curves.train_capped == run.state.curves.train_capped);
   CHECK(back.state.curves.eval_step == run.state.curves.eval_step);
   CHECK(back.state.curves.eval_loss_se == run.state.curves.eval_loss_se);
   CHECK(back.state.curves.eval_loss_median == run.state.curves.eval_loss_median);

@@ -1,6 +1,8 @@
 // Training reaches the closed-form optimum of one pgd layer (§7.1), and trainer mechanics.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "linicl/analysis.hpp"
 #include "linicl/problem.hpp"
 #include "linicl/theory.hpp"
@@ -85,4 +87,46 @@ TEST_CASE("the initialization is seeded and scaled by --init-std") {
   config.seed = 1;
   const Trainer b(config, problem.sampler);
   CHECK(b.initial_state().theta != theta);
+}
+
+TEST_CASE("with a loss cap, 8 layers train past the prompts that overflow (§5.3)") {
+  TrainConfig config;
+  config.dim = 10;
+  config.context = 20;
+  config.cov = "kappa";
+  config.rotate = true;
+  config.layers = 8;
+  config.batch = 500;
+  config.steps = 40;
+  config.eval_every = 20;
+  config.eval_batch = 500;
+  const Problem problem = make_problem(config);
+  TrainObserver quiet;
+  {
+    Trainer trainer(config, problem.sampler);
+    TrainState state = trainer.initial_state();
+    const TrainOutcome outcome = trainer.run(state, config.steps, quiet);
+    INFO(outcome.reason);
+    CHECK(outcome.status == TrainStatus::kDiverged);
+  }
+  config.loss_cap = 100.0;
+  Trainer trainer(config, problem.sampler);
+  TrainState state = trainer.initial_state();
+  const TrainOutcome outcome = trainer.run(state, config.steps, quiet);
+  INFO(outcome.reason);
+  REQUIRE(outcome.status == TrainStatus::kCompleted);
+  const Curves& c = state.curves;
+  REQUIRE(c.train_capped.size() == static_cast<std::size_t>(config.steps));
+  CHECK(*std::max_element(c.train_capped.begin(), c.train_capped.end()) > 0.0);
+  CHECK(*std::max_element(c.train_capped.begin(), c.train_capped.end()) <= 0.5);
+  CHECK(c.eval_loss_median.back() < 0.5 * c.eval_loss_median.front());
+
+  // A cap below most prompts' loss is a divergence, with its reason.
+  config.loss_cap = 1e-9;
+  Trainer tight(config, problem.sampler);
+  TrainState start = tight.initial_state();
+  const TrainOutcome stopped = tight.run(start, config.steps, quiet);
+  CHECK(stopped.status == TrainStatus::kDiverged);
+  CHECK(stopped.reason ==
+        "more than half of the batch above --loss-cap at step 0; rolled back to step 0");
 }

@@ -57,6 +57,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double clip = 1.0;
   std::string clip_mode = "global";
+  double loss_cap = 0.0;  // train on the truncated loss min((ŷ − y)², C) (§5.3); 0: off
   std::string schedule = "constant";
   std::int64_t warmup = 0;
   std::int64_t decay_every = 500;
@@ -122,6 +123,9 @@ void visit_options(Config& c, Visitor&& visit) {
   visit("weight-decay", c.weight_decay, "weight decay (>= 0): decoupled for adamw, L2 otherwise");
   visit("clip", c.clip, "clip gradients to this norm (0: off)");
   visit("clip-mode", c.clip_mode, "clip the global norm or each matrix: global|matrix");
+  visit("loss-cap", c.loss_cap,
+        "train on the truncated loss: a prompt whose squared error exceeds this adds it and no "
+        "gradient (0: off; for deep models, see the README)");
   visit("schedule", c.schedule, "learning-rate schedule: constant|step|cosine");
   visit("warmup", c.warmup, "linear warm-up steps (>= 0)");
   visit("decay-every", c.decay_every, "step schedule: decay every this many steps (>= 1)");

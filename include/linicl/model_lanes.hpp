@@ -72,6 +72,10 @@ struct LaneWorkspace {
 void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
                    double* prediction);
 
+// Zeroes lane `lane` of the prompts and the tape, so that backward_lanes() adds exactly
+// nothing for it: a lane whose forward pass overflowed holds inf or NaN, and 0·inf is NaN.
+void clear_lane(LanePrompts& prompts, LaneTape& tape, int lane);
+
 // Adds ∂ℒ/∂P, ∂ℒ/∂Q into grad for ∂ℒ/∂ŷ_l = dloss_dpred[l], the lanes summed in order.
 void backward_lanes(const Weights& w, const LanePrompts& prompts, const LaneTape& tape,
                     const double* dloss_dpred, Weights& grad, LaneWorkspace& ws);

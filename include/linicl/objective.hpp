@@ -33,10 +33,17 @@ class BatchObjective {
   BatchObjective(const TaskSampler& sampler, const Parametrization& param);
 
   // ℒ(θ), and ∂ℒ/∂θ into *grad when grad is not null.
+  // With a loss cap C > 0 this is the truncated loss (1/B) Σ_b min((ŷ_b − y_b)², C) (§5.3):
+  // a prompt above C (or not finite) adds C and no gradient.
   double evaluate(const Eigen::VectorXd& theta, const BatchSpec& batch, Eigen::VectorXd* grad);
 
   // The same for given (P, Q) (used by analyses that work on the full weights).
   double evaluate_weights(const Weights& weights, const BatchSpec& batch, Weights* grad);
+
+  // The cap of evaluate() (0: none, the default); estimate() never caps. Number of prompts the
+  // last evaluate() capped.
+  void set_loss_cap(double cap) { loss_cap_ = cap; }
+  int last_capped() const { return last_capped_; }
 
   // ℒ(θ) on a batch used as a fixed sample of the population (common random numbers when the
   // same batch is reused), with the standard error of the mean over its prompts and, when
@@ -77,15 +84,23 @@ class BatchObjective {
   // at d = 5 on 2 threads, on one thread).
   struct alignas(64) ChunkSums {
     Weights grad;
-    double loss = 0.0, loss_squares = 0.0;  // Σ (ŷ − y)², Σ (ŷ − y)⁴
+    double loss = 0.0, loss_squares = 0.0;  // Σ (ŷ − y)², Σ (ŷ − y)⁴, each capped at `cap`
+    int capped = 0;
     void reset(bool with_grad) {
       if (with_grad) grad.set_zero();
       loss = loss_squares = 0.0;
+      capped = 0;
     }
-    void add(double residual) {
-      const double squared = residual * residual;
+    // Adds a prompt's squared error; false (and C added) when the cap C > 0 truncates it.
+    bool add(double squared, double cap) {
+      const bool keep = cap <= 0.0 || squared <= cap;
+      if (!keep) {
+        squared = cap;
+        ++capped;
+      }
       loss += squared;
       loss_squares += squared * squared;
+      return keep;
     }
   };
   // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
@@ -108,7 +123,9 @@ class BatchObjective {
   std::vector<ThreadScratch> threads_;
   std::vector<ChunkSums> chunks_;
   double last_loss_squares_ = 0.0;  // Σ (ŷ − y)⁴ of the last evaluation
-  std::vector<double> errors_;      // per-prompt (ŷ − y)², kept by estimate(…, true)
+  double loss_cap_ = 0.0;
+  int last_capped_ = 0;
+  std::vector<double> errors_;  // per-prompt (ŷ − y)², kept by estimate(…, true)
   bool keep_errors_ = false;
   int last_batch_ = 0, last_chunks_ = 0;
   bool last_had_grad_ = false;

@@ -19,6 +19,7 @@ namespace linicl {
 struct Curves {
   std::vector<std::int64_t> train_step;  // step t: loss at θ_t before update t
   std::vector<double> train_loss, grad_norm, lr;
+  std::vector<double> train_capped;  // share of the batch above --loss-cap (0 without one)
   std::vector<std::int64_t> eval_step;
   std::vector<double> eval_loss;         // mean of (ŷ − y)² over the evaluation set
   std::vector<double> eval_loss_se;      // its standard error (NaN in files that predate it)
@@ -65,7 +66,8 @@ class Trainer {
   TrainOutcome run(TrainState& state, std::int64_t stop_step, TrainObserver& observer);
 
   BatchObjective::Estimate eval_loss(const Eigen::VectorXd& theta);
-  // Appends the evaluation at `step` to the curves; false when its mean is not finite.
+  // Appends the evaluation at `step` to the curves; false when its mean is not finite (with
+  // --loss-cap: its median, since a few overflowing prompts are what the cap is for).
   bool record_eval(std::int64_t step, const Eigen::VectorXd& theta, Curves& curves);
   const Parametrization& parametrization() const { return param_; }
 

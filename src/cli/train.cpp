@@ -240,6 +240,17 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
                 << "% of the mean: a few prompts dominate it (heavy tail); read the median. ";
     }
   }
+  if (c.loss_cap > 0.0 && !curves.train_capped.empty()) {
+    double sum = 0.0, most = 0.0;
+    for (double share : curves.train_capped) {
+      sum += share;
+      most = std::max(most, share);
+    }
+    std::cout << "Trained on the loss truncated at --loss-cap " << c.loss_cap << ": "
+              << 100.0 * sum / curves.train_capped.size()
+              << "% of the training prompts were above it (at most " << 100.0 * most
+              << "% of one batch). ";
+  }
   if (c.param == "pgd" && c.layers == 1) {
     try {
       const OneLayerTheory theory(c.task_spec(), run.sigma, run.sigma_w);
@@ -386,7 +397,9 @@ int run_train(TrainArgs& args, const std::string& command) {
     std::cerr << "linicl: training diverged: " << outcome.reason
               << ". The last good state is saved in " << out
               << ". If the loss grew during training, lower --lr or set --clip; if it was huge "
-                 "from the start, lower --init-std or rescale the data.\n";
+                 "from the start, lower --init-std or rescale the data; if single prompts "
+                 "overflowed (deep full models: the median loss was still falling), train on the "
+                 "truncated loss with --loss-cap 100.\n";
     return kExitDiverged;
   }
   print_summary(run, out, seconds, run.state.step - first);
