@@ -12,6 +12,7 @@ RESULTS = os.path.join(ROOT, "experiments", "results")
 
 
 EXIT_DIVERGED = 3  # linicl's exit code for a run stopped by a non-finite loss
+ANALYSIS_EVALUATION_STEP = (1 << 62) + 3  # streams.hpp: PromptSet::kAnalysisEvaluation
 
 
 def linicl(*args, allow_diverged=False):
@@ -29,7 +30,10 @@ def linicl(*args, allow_diverged=False):
 def analyze(path, *args, reuse=None):
     """Runs `linicl analyze PATH ARGS...` and prints its notes (fits that do not carry over,
     learners skipped), which the tables read from the file would not show. With `reuse`, a
-    dict of /analysis attributes, an analysis already in the file with those values is kept."""
+    dict of /analysis attributes, an analysis already in the file with those values is kept
+    (if it was made on the analysis' own prompt sets, which carry an evaluation_step)."""
+    if reuse is not None:
+        reuse = dict(reuse, evaluation_step=ANALYSIS_EVALUATION_STEP)
     if reuse and os.path.exists(path):
         with h5py.File(path, "r") as f:
             done = f.get("analysis")

@@ -1,4 +1,5 @@
 #include "linicl/analysis.hpp"
+#include "linicl/streams.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -36,8 +37,9 @@ void AnalysisOptions::check() const {
 
 namespace {
 
-// Evaluation and calibration prompts come from distinct step indices of the analysis seed.
-constexpr std::uint64_t kEvalStep = 2, kCalibrationStep = 1;
+// Evaluation and calibration prompts: sets of their own (streams.hpp), never a training batch.
+const std::uint64_t kEvalStep = prompt_step(PromptSet::kAnalysisEvaluation);
+const std::uint64_t kCalibrationStep = prompt_step(PromptSet::kAnalysisCalibration);
 constexpr int kChunk = 32;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -611,6 +613,12 @@ void write_analysis(const h5::Node& file, const AnalysisReport& report) {
   group.set_attr("calibration_prompts", static_cast<std::int64_t>(o.calibration_prompts));
   group.set_attr("max_steps", static_cast<std::int64_t>(o.max_steps));
   group.set_attr("seed", static_cast<std::int64_t>(o.seed));
+  // Which steps of the seed the prompts were (streams.hpp); analyses before the registry used
+  // steps 2 (evaluation) and 1 (calibration) and have no such attributes.
+  group.set_attr("evaluation_step",
+                 static_cast<std::int64_t>(prompt_step(PromptSet::kAnalysisEvaluation)));
+  group.set_attr("calibration_step",
+                 static_cast<std::int64_t>(prompt_step(PromptSet::kAnalysisCalibration)));
   group.set_attr("newton_start",
                  std::string(o.newton_start == NewtonStart::kSpectral ? "spectral" : "frobenius"));
   group.set_attr("fit_gradient_tolerance", o.fit.gradient_tolerance);

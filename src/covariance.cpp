@@ -1,6 +1,7 @@
 // Covariances Σ = U diag(λ) Uᵀ of the covariates (DESIGN §2).
 
 #include "linicl/covariance.hpp"
+#include "linicl/streams.hpp"
 
 #include <cmath>
 #include <limits>
@@ -80,7 +81,7 @@ Eigen::VectorXd covariance_spectrum(const CovarianceSpec& spec, int dim) {
 Eigen::MatrixXd random_rotation(int dim, std::uint64_t seed) {
   require_dimension(dim);
   // Gaussian entries drawn column by column (column-major order), from a stream of their own.
-  RandomStream rs(seed, Purpose::kRotation);
+  RandomStream rs = make_stream(seed, Purpose::kRotation, StreamKey::kRotation);
   Eigen::MatrixXd gaussian(dim, dim);
   for (int j = 0; j < dim; ++j) {
     for (int i = 0; i < dim; ++i) gaussian(i, j) = rs.normal();

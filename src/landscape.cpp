@@ -60,7 +60,7 @@ Landscape::Landscape(const TaskSampler& sampler, const Parametrization& param,
     : sampler_(sampler),
       param_(param),
       options_(options),
-      pool_{options.seed, kPoolStep, options.pool},
+      pool_{options.seed, prompt_step(PromptSet::kLandscapePool), options.pool},
       objective_(sampler, param),
       theory_(closed_form(sampler, param)) {
   options_.check();
@@ -130,7 +130,7 @@ Curvature Landscape::curvature(const Eigen::VectorXd& theta) {
   // Too large to assemble: the active parameters are the nonzero entries of H r for a dense
   // random r (a nonzero row of H is orthogonal to r with probability 0), and Lanczos and the
   // quadrature run on H restricted to them, so that the median means what it means above.
-  RandomStream rs(options_.seed, Purpose::kLandscape, 0xac71e, 0);
+  RandomStream rs = make_stream(options_.seed, Purpose::kLandscape, StreamKey::kActiveProbe);
   Eigen::VectorXd probe(p), image;
   for (Eigen::Index i = 0; i < p; ++i) probe[i] = rs.normal();
   hessian(probe, image);
@@ -174,7 +174,8 @@ Eigen::MatrixXd Landscape::gamma(const Eigen::VectorXd& theta) const {
 Eigen::VectorXd filter_normalized_direction(const Parametrization& param,
                                             const Eigen::VectorXd& theta, std::uint64_t seed,
                                             int index, int layer) {
-  RandomStream rs(seed, Purpose::kLandscape, 0x511ce, static_cast<std::uint64_t>(index));
+  RandomStream rs = make_stream(seed, Purpose::kLandscape, StreamKey::kDirection,
+                                static_cast<std::uint64_t>(index));
   Eigen::VectorXd direction(param.size());
   for (Eigen::Index i = 0; i < direction.size(); ++i) direction[i] = rs.normal();
   for (const ParamBlock& block : param.blocks()) {

@@ -1,4 +1,5 @@
 #include "linicl/spectrum.hpp"
+#include "linicl/streams.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
@@ -112,7 +113,7 @@ LanczosResult lanczos_extremes(const SymmetricOperator& op, Eigen::Index p,
                                const LanczosOptions& options) {
   options.check();
   require_dimension(p);
-  RandomStream rs(options.seed, Purpose::kLandscape, 0x1a9c2, 0);
+  RandomStream rs = make_stream(options.seed, Purpose::kLandscape, StreamKey::kLanczosStart);
   Eigen::VectorXd start(p);
   for (Eigen::Index i = 0; i < p; ++i) start(i) = rs.normal();
   start.normalize();
@@ -160,7 +161,8 @@ double spectral_quantile(const SymmetricOperator& op, Eigen::Index p, double q,
   const Eigen::Index capacity = std::min<Eigen::Index>(p, options.steps);
   const double entry = 1.0 / std::sqrt(static_cast<double>(p));
   for (int probe = 0; probe < options.probes; ++probe) {
-    RandomStream rs(options.seed, Purpose::kLandscape, 0x51a, static_cast<std::uint64_t>(probe));
+    RandomStream rs = make_stream(options.seed, Purpose::kLandscape, StreamKey::kTraceProbe,
+                                  static_cast<std::uint64_t>(probe));
     Eigen::VectorXd v(p);
     for (Eigen::Index i = 0; i < p; ++i) v(i) = (rs.next_u64() >> 63) ? entry : -entry;
     Lanczos lanczos(op, v, capacity);

@@ -1,4 +1,5 @@
 #include "linicl/tracking.hpp"
+#include "linicl/streams.hpp"
 
 #include <cmath>
 #include <limits>
@@ -104,7 +105,9 @@ void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eige
     std::vector<Eigen::VectorXd> grads(batches_);
     for (int j = 0; j < batches_; ++j) {
       const BatchSpec batch{
-          seed_, kTrackNoiseStep + static_cast<std::uint64_t>(step) * batches_ + j, batch_};
+          seed_,
+          prompt_step(PromptSet::kTrackingNoise, static_cast<std::uint64_t>(step) * batches_ + j),
+          batch_};
       grads[j] = landscape_.gradient(theta, batch, nullptr);
     }
     noise = gradient_noise(grads);

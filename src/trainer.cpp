@@ -1,4 +1,5 @@
 #include "linicl/trainer.hpp"
+#include "linicl/streams.hpp"
 
 #include <cmath>
 #include <string>
@@ -19,9 +20,6 @@ std::size_t rows_before(const std::vector<std::int64_t>& steps, std::int64_t ste
   while (keep < steps.size() && steps[keep] < step) ++keep;
   return keep;
 }
-
-// Evaluation prompts live at a step index no training batch reaches.
-constexpr std::uint64_t kEvalStepIndex = std::uint64_t{1} << 63;
 
 }  // namespace
 
@@ -63,7 +61,7 @@ TrainState Trainer::initial_state(const Eigen::VectorXd* theta) const {
   if (theta) {
     state.theta = *theta;
   } else {
-    RandomStream rs(config_.seed, Purpose::kInit);
+    RandomStream rs = make_stream(config_.seed, Purpose::kInit, StreamKey::kInitialization);
     state.theta.resize(param_.size());
     for (Eigen::Index i = 0; i < state.theta.size(); ++i) {
       state.theta[i] = config_.init_std * rs.normal();
@@ -74,11 +72,13 @@ TrainState Trainer::initial_state(const Eigen::VectorXd* theta) const {
 
 BatchSpec Trainer::train_batch(std::int64_t step) const {
   const std::int64_t pool = config_.resample_every > 0 ? config_.resample_every : 1;
-  return {config_.seed, static_cast<std::uint64_t>(step / pool * pool), config_.batch};
+  return {config_.seed,
+          prompt_step(PromptSet::kTraining, static_cast<std::uint64_t>(step / pool * pool)),
+          config_.batch};
 }
 
 BatchSpec Trainer::eval_batch() const {
-  return {config_.eval_seed, kEvalStepIndex, config_.eval_batch};
+  return {config_.eval_seed, prompt_step(PromptSet::kEvaluation), config_.eval_batch};
 }
 
 BatchObjective::Estimate Trainer::eval_loss(const Eigen::VectorXd& theta) {

@@ -3,12 +3,15 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "linicl/analysis.hpp"
 #include "linicl/covariance.hpp"
 #include "linicl/model.hpp"
+#include "linicl/objective.hpp"
 #include "linicl/rng.hpp"
 #include "linicl/task.hpp"
 
@@ -47,6 +50,29 @@ inline TaskSampler make_sampler(int dim, int context, double noise = 0.0, double
   spec.context = context;
   spec.noise = noise;
   return TaskSampler(spec, rotated_covariance(dim, kappa), Eigen::MatrixXd::Identity(dim, dim));
+}
+
+// The squared error (ŷ_b − y_b)² of every prompt of the batch, one prompt at a time through
+// model.cpp. With `grad`, adds ∂/∂(P, Q) of Σ_b keep(b)·(ŷ_b − y_b)²/B (a prompt is kept
+// when keep is null or returns true for its squared error).
+inline std::vector<double> prompt_errors(const TaskSampler& sampler, const Weights& w,
+                                         const BatchSpec& batch, Weights* grad = nullptr,
+                                         const std::function<bool(double)>& keep = {}) {
+  std::vector<double> errors;
+  PromptColumns columns;
+  EmbeddedPrompt embedded;
+  Tape tape;
+  Workspace ws;
+  for (int b = 0; b < batch.size; ++b) {
+    sampler.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), columns);
+    embed(columns, embedded);
+    const double r = forward(w, embedded, tape, ws) - embedded.target;
+    errors.push_back(r * r);
+    if (grad && (!keep || keep(r * r))) {
+      backward(w, embedded, tape, 2.0 * r / batch.size, *grad, ws);
+    }
+  }
+  return errors;
 }
 
 // Analysis options on small prompt sets.

@@ -161,14 +161,16 @@ TEST_CASE(
 
   SECTION("on a large pool the fits carry over") {
     // Calibration and evaluation prompts are independent draws of the same law: the fitted
-    // learners' losses after L steps agree to sampling error (a few percent at 4,000 prompts).
+    // learners' losses after L steps agree to sampling error (a few percent at 4,000 prompts,
+    // more for GD++, whose per-prompt losses are heavy-tailed: four standard errors).
     const AnalysisReport report =
         analyze(config, sigma, identity, weights, analysis_options(4000, 4000, 4));
     for (const char* name : {"gd", "pgd-inverse", "gdpp"}) {
       const AlgorithmMatch& m = find_learner(report, name);
-      INFO(name << ": evaluation " << m.loss.mean[2] << ", calibration "
-                << m.fit.calibration_loss());
-      CHECK(m.fit.calibration_loss() == Approx(m.loss.mean[2]).epsilon(0.1));
+      INFO(name << ": evaluation " << m.loss.mean[2] << " +- " << m.loss.standard_error[2]
+                << ", calibration " << m.fit.calibration_loss());
+      CHECK(std::abs(m.fit.calibration_loss() - m.loss.mean[2]) <=
+            std::max(0.1 * m.loss.mean[2], 4.0 * m.loss.standard_error[2]));
       CHECK(m.fit.result.converged);
       CHECK(!noted(report, name));
     }

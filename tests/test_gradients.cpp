@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <omp.h>
+
+#include <algorithm>
 #include <utility>
 
 #include "fixtures.hpp"
@@ -124,16 +126,7 @@ TEST_CASE("the batch loss is the mean squared error of the predictions") {
   BatchObjective objective(sampler, param);
   const BatchSpec batch{1, 2, 70};  // not a multiple of the chunk size
   double expected = 0.0;
-  Prompt prompt;
-  EmbeddedPrompt embedded;
-  Tape tape;
-  Workspace ws;
-  for (int b = 0; b < batch.size; ++b) {
-    sampler.sample(batch.seed, batch.step, b, prompt);
-    embed(prompt, embedded);
-    const double r = forward(w, embedded, tape, ws) - prompt.y(4);
-    expected += r * r;
-  }
+  for (double e : prompt_errors(sampler, w, batch)) expected += e;
   CHECK(objective.evaluate(theta, batch, nullptr) == Approx(expected / batch.size).epsilon(1e-14));
 }
 
@@ -148,33 +141,15 @@ TEST_CASE("a loss cap truncates each prompt's loss and drops its gradient (§5.3
     Weights w = param.make_weights();
     param.expand(theta, w);
     const BatchSpec batch{2, 5, 45};
-    std::vector<double> errors;
-    Prompt prompt;
-    EmbeddedPrompt embedded;
-    Tape tape;
-    Workspace ws;
-    for (int b = 0; b < batch.size; ++b) {
-      sampler.sample(batch.seed, batch.step, b, prompt);
-      embed(prompt, embedded);
-      const double r = forward(w, embedded, tape, ws) - prompt.y(5);
-      errors.push_back(r * r);
-    }
+    const std::vector<double> errors = prompt_errors(sampler, w, batch);
     const double cap = median(errors);  // caps about half the prompts
     double expected_loss = 0.0;
-    int expected_capped = 0;
+    for (double e : errors) expected_loss += std::min(e, cap);
+    const auto expected_capped =
+        std::count_if(errors.begin(), errors.end(), [&](double e) { return e > cap; });
     Weights expected_grad = param.make_weights();
     expected_grad.set_zero();
-    for (int b = 0; b < batch.size; ++b) {
-      expected_loss += std::min(errors[b], cap);
-      if (errors[b] > cap) {
-        ++expected_capped;
-        continue;
-      }
-      sampler.sample(batch.seed, batch.step, b, prompt);
-      embed(prompt, embedded);
-      const double r = forward(w, embedded, tape, ws) - prompt.y(5);
-      backward(w, embedded, tape, 2.0 * r / batch.size, expected_grad, ws);
-    }
+    prompt_errors(sampler, w, batch, &expected_grad, [&](double e) { return e <= cap; });
     Eigen::VectorXd expected;
     param.reduce(expected_grad, expected);
 

@@ -29,17 +29,7 @@ TEST_CASE("the evaluation estimate's mean, standard error and median match the p
     BatchObjective objective(sampler, param);
     const BatchSpec batch{8, 3, 37};  // a last chunk of 5, a last lane group of 5
     const BatchObjective::Estimate e = objective.estimate(theta, batch, true);
-    std::vector<double> errors;
-    PromptColumns columns;
-    EmbeddedPrompt embedded;
-    Tape tape;
-    Workspace ws;
-    for (int b = 0; b < batch.size; ++b) {
-      sampler.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), columns);
-      embed(columns, embedded);
-      const double r = forward(w, embedded, tape, ws) - embedded.target;
-      errors.push_back(r * r);
-    }
+    const std::vector<double> errors = prompt_errors(sampler, w, batch);
     double mean = 0.0, var = 0.0;
     for (double x : errors) mean += x / errors.size();
     for (double x : errors) var += (x - mean) * (x - mean) / (errors.size() - 1.0);

@@ -9,6 +9,7 @@
 #include "linicl/problem.hpp"
 #include "linicl/rng.hpp"
 #include "linicl/run_file.hpp"
+#include "linicl/streams.hpp"
 #include "linicl/tracking.hpp"
 #include "linicl/trainer.hpp"
 #include "support.hpp"
@@ -75,8 +76,8 @@ TEST_CASE("tracked rows match the landscape recomputed at theta_t", "[tracking]"
     // The noise: the gradients of the J noise batches, drawn again here.
     std::vector<Eigen::VectorXd> grads(config.track_batches);
     for (int j = 0; j < config.track_batches; ++j) {
-      const std::uint64_t noise_step =
-          kTrackNoiseStep + static_cast<std::uint64_t>(t) * config.track_batches + j;
+      const std::uint64_t noise_step = prompt_step(
+          PromptSet::kTrackingNoise, static_cast<std::uint64_t>(t) * config.track_batches + j);
       grads[j] = landscape.gradient(theta, {config.eval_seed, noise_step, config.batch}, nullptr);
     }
     const GradientNoise noise = gradient_noise(grads);

@@ -14,6 +14,7 @@
 #include "linicl/objective.hpp"
 #include "linicl/parametrization.hpp"
 #include "linicl/spectrum.hpp"
+#include "linicl/streams.hpp"
 #include "linicl/task.hpp"
 #include "linicl/theory.hpp"
 
@@ -63,11 +64,11 @@ class Landscape {
   const Parametrization& parametrization() const { return param_; }
   const LandscapeOptions& options() const { return options_; }
   const BatchSpec& pool() const { return pool_; }
-  // The pool is step kPoolStep of its seed, beyond any training step, so it never repeats a
-  // training batch even under the training seed; the check pool, the next step, is a second
-  // independent pool for checking a point fitted on the first.
-  static constexpr std::uint64_t kPoolStep = std::uint64_t{1} << 62;
-  BatchSpec check_pool() const { return {options_.seed, kPoolStep + 1, options_.pool}; }
+  // The pool never repeats a training batch, even under the training seed (streams.hpp); the
+  // check pool is a second independent pool for checking a point fitted on the first.
+  BatchSpec check_pool() const {
+    return {options_.seed, prompt_step(PromptSet::kLandscapeCheck), options_.pool};
+  }
 
   BatchObjective::Estimate loss(const Eigen::VectorXd& theta);
   // ∇ℒ on `batch` (the pool by default), with its batch-means standard error.

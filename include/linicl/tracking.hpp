@@ -30,9 +30,8 @@ struct TrackSeries {
   bool empty() const { return step.empty(); }
 };
 
-// The noise batches of tracked step t are steps kTrackNoiseStep + t·J + j (j < J) of the
-// evaluation seed: never a training batch, the evaluation set or a landscape pool.
-constexpr std::uint64_t kTrackNoiseStep = std::uint64_t{1} << 61;
+// The noise batches of tracked step t are offsets t·J + j (j < J) of PromptSet::kTrackingNoise
+// (streams.hpp) under the evaluation seed: never a training batch, the evaluation set or a pool.
 
 // Stochastic-gradient noise of J >= 4 gradients g_j of independent batches at one θ.
 struct GradientNoise {
