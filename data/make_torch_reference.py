@@ -1,6 +1,6 @@
 """Writes torch_reference.h5: a small LSA model evaluated by PyTorch autograd, for the tests.
 
-The model is DESIGN §3.2 exactly as written, with the (n+1)×(n+1) attention scores formed,
+The model is §3.2 exactly as written, with the (n+1)×(n+1) attention scores formed,
 in float64: Z_{l+1} = Z_l + (1/n) Σ_h P_h Z_l M Z_lᵀ Q_h Z_l, prediction −[Z_L]_{d+1,n+1},
 loss the batch mean of (prediction − y_{n+1})². Gradients come from autograd, so the test
 holds linicl's hand-derived backward to an independent implementation.

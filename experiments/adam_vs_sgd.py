@@ -1,6 +1,6 @@
 """Adam (β1 = β2 = 0.9) against SGD with momentum 0.9 on a 3-layer linear transformer
 (d = 5, n = 20, full parametrization) for Gaussian covariates, short contexts (n = 5) and
-gamma-scaled heavy-tailed covariates (DESIGN §9): loss curves over 3 seeds, the Hessian's robust
+gamma-scaled heavy-tailed covariates (§9): loss curves over 3 seeds, the Hessian's robust
 condition number λ_max/λ_median and directional smoothness along training, and the
 stochastic-gradient noise with its tail index, all recorded by `linicl train --track-every`.
 

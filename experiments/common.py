@@ -80,23 +80,23 @@ def weights(path):
 
 
 def effective_preconditioner(p, q, layer):
-    """Γ_ℓ = Σ_h P_h[d+1,d+1]·(−Q_h[1:d,1:d])ᵀ (DESIGN §3.6)."""
+    """Γ_ℓ = Σ_h P_h[d+1,d+1]·(−Q_h[1:d,1:d])ᵀ (§3.6)."""
     d = p.shape[-1] - 1
     return sum(-p[layer, h, d, d] * q[layer, h, :d, :d].T for h in range(p.shape[1]))
 
 
 def one_layer_h(sigma, sigma_w, noise, n):
-    """H = (1 + 1/n) Σ Σ_w Σ + ((tr(Σ_w Σ) + σ²)/n) Σ for Gaussian x (DESIGN §7.1)."""
+    """H = (1 + 1/n) Σ Σ_w Σ + ((tr(Σ_w Σ) + σ²)/n) Σ for Gaussian x (§7.1)."""
     return (1 + 1 / n) * sigma @ sigma_w @ sigma + (np.trace(sigma_w @ sigma) + noise**2) / n * sigma
 
 
 def gamma_star(sigma, sigma_w, noise, n):
-    """Closed form Γ* = Σ_w Σ H⁻¹ (DESIGN §7.1), computed independently of linicl."""
+    """Closed form Γ* = Σ_w Σ H⁻¹ (§7.1), computed independently of linicl."""
     return sigma_w @ sigma @ np.linalg.inv(one_layer_h(sigma, sigma_w, noise, n))
 
 
 def one_layer_loss(gamma, sigma, sigma_w, noise, n):
-    """Exact population loss f(Γ) of one pgd layer (DESIGN §7.1)."""
+    """Exact population loss f(Γ) of one pgd layer (§7.1)."""
     h = one_layer_h(sigma, sigma_w, noise, n)
     return (np.trace(gamma @ h @ gamma.T @ sigma) - 2 * np.trace(gamma @ sigma @ sigma_w @ sigma)
             + np.trace(sigma_w @ sigma) + noise**2)

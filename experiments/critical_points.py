@@ -1,4 +1,4 @@
-"""Critical points of deep pgd and gdpp models (DESIGN §7): for w ~ N(0, Σ⁻¹), fit the family
+"""Critical points of deep pgd and gdpp models (§7): for w ~ N(0, Σ⁻¹), fit the family
 Γ_ℓ = a_ℓ Σ⁻¹ (and B_ℓ = b_ℓ I for gdpp) on a pool of 20,000 prompts with `linicl landscape
 critical`, then check that the full gradient vanishes within its sampling noise on an
 independent pool, and read the Hessian's signature there (over the active parameters: the

@@ -1,6 +1,6 @@
 """Hessian spectra of a 3-layer linear transformer (d = 5, n = 20, full, Adam; the default
 config) at initialization (after one step), mid-training (step 1500) and the end (step 3000),
-each from the exact Hessian-vector products on a pool of 2,000 prompts (DESIGN §9).
+each from the exact Hessian-vector products on a pool of 2,000 prompts (§9).
 
     /usr/bin/python3 experiments/hessian_spectra.py      (about a minute)
 """

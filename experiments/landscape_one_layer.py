@@ -1,4 +1,4 @@
-"""The exact one-layer landscape (DESIGN §7.1, §9): the population loss f(Γ) of one pgd layer on
+"""The exact one-layer landscape (§7.1, §9): the population loss f(Γ) of one pgd layer on
 a 2-D slice through the run's weights that contains Γ* (axis 1: the line from the run to Γ*,
 α = 1 at Γ*; axis 2: a filter-normalized random direction), with the sampled loss on a fixed
 pool of 20,000 prompts overlaid. The exact surface is recomputed here in numpy from the closed
@@ -36,7 +36,7 @@ def main():
         origin, u, v = (s[k][()].ravel() for k in ("origin", "direction_u", "direction_v"))
         sigma, sigma_w = f["data/Sigma"][()], f["data/Sigma_w"][()]
 
-    # f at every grid point from numpy: θ = vec(A) column-major, Γ = Aᵀ (DESIGN §3.6).
+    # f at every grid point from numpy: θ = vec(A) column-major, Γ = Aᵀ (§3.6).
     numpy_exact = np.empty_like(exact)
     for i, a in enumerate(alpha):
         for j, b in enumerate(beta):

@@ -3,7 +3,7 @@
 Trains 5-layer `full` linear transformers in the setting of the second-order-methods study
 (d = 10, n = 20, rotated κ = 10, w ~ N(0, I), AdamW), three seeds, runs `linicl analyze`, and
 reads every layer two ways: the model's own readout and a least-squares probe of the query
-column (DESIGN §8). For each it finds the best-matching step k*(ℓ) by SimE (the Σ-metric
+column (§8). For each it finds the best-matching step k*(ℓ) by SimE (the Σ-metric
 cosine of the errors) of fixed-step GD and of iterative Newton. If the layers are Newton steps,
 k*(ℓ) grows linearly with slope ≈ 3 (each layer ≈ 3 iterations); GD needs exponentially more
 steps per layer on ill-conditioned data (log2 k* linear). Newton runs from both starts of

@@ -2,7 +2,7 @@
 
 Trains 4-layer `full` models (d = 5, n = 20, isotropic Σ, w ~ N(0, I)) with the default recipe,
 two seeds, without label noise and with σ = 0.5, and compares the model's loss after L layers
-(its own readout and the probe, DESIGN §8) with OLS and with ridge at λ = σ² (Bayes-optimal for
+(its own readout and the probe, §8) with OLS and with ridge at λ = σ² (Bayes-optimal for
 w ~ N(0, I)). Writes results/ols_ridge.h5.
 """
 import os

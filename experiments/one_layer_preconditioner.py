@@ -1,4 +1,4 @@
-"""One pgd layer learns the closed-form preconditioner Γ* (DESIGN §7.1).
+"""One pgd layer learns the closed-form preconditioner Γ* (§7.1).
 
 For isotropic, κ = 10 and κ = 100 rotated covariances and noise σ ∈ {0, 0.5}, three seeds
 each, trains one `pgd` layer (d = 5, n = 20, Adam, cosine schedule, 1,500 steps of 2,000

@@ -1,4 +1,4 @@
-// Covariances Σ = U diag(λ) Uᵀ of the covariates (DESIGN §2).
+// Covariances Σ = U diag(λ) Uᵀ of the covariates (§2).
 
 #include "linicl/covariance.hpp"
 #include "linicl/streams.hpp"
@@ -27,7 +27,7 @@ void require_dimension(int dim) {
   require(dim >= 1, "--dim must be >= 1", dim);
 }
 
-// Condition number κ spread over d eigenvalues (DESIGN §2): geometric λ_i = κ^{-i/(d-1)}, so
+// Condition number κ spread over d eigenvalues (§2): geometric λ_i = κ^{-i/(d-1)}, so
 // λ_max/λ_min = κ with evenly spaced log-eigenvalues; two-level: the first ⌈d/2⌉ are κ, the rest 1.
 Eigen::VectorXd kappa_spectrum(double kappa, KappaShape shape, int dim) {
   require(std::isfinite(kappa) && kappa >= 1.0, "--kappa must be >= 1 and finite", kappa);

@@ -252,7 +252,7 @@ CriticalPoint fit_theory_family(Landscape& landscape, const Eigen::MatrixXd& sig
   const Parametrization& param = landscape.parametrization();
   if (param.kind() == Param::kFull) {
     throw std::invalid_argument(
-        "the critical-point families of DESIGN §7 are for --param pgd or gdpp");
+        "the critical-point families of docs/math.md §7.2 are for --param pgd or gdpp");
   }
   const int d = param.dim();
   const Eigen::MatrixXd sigma_inv = spd_roots(sigma).inverse;

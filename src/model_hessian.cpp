@@ -1,6 +1,6 @@
 // Exact Hessian–vector products of one prompt's loss: Pearlmutter's R-operator, i.e. the
 // directional derivative d/dε of model.cpp's forward and backward at W + ε·dW, written out.
-// With A = I + K and a dot for the derivative along dW (DESIGN §3.2, §4):
+// With A = I + K and a dot for the derivative along dW (§3.2, §4):
 //   forward   K̇ = (1/n) Σ_h (Ṗ_h G Q_h + P_h Ġ Q_h + P_h G Q̇_h)
 //             Ġ' = K̇ G Aᵀ + A Ġ Aᵀ + A G K̇ᵀ,   q̇' = K̇ q + A q̇,   ŷ̇ = −[q̇_L]_{d+1}
 //   seed      q̄_L = −s·2(ŷ − y) e_{d+1},   q̄̇_L = −s·2 ŷ̇ e_{d+1}   (the Gauss–Newton part)

@@ -1,4 +1,4 @@
-// Random linear-regression prompts (DESIGN §2).
+// Random linear-regression prompts (§2).
 //
 // Draw order of one prompt, all from RandomStream(seed, Purpose::kPrompt, step, index):
 //   1. w: d normals g, then w = Σ_w^{1/2} g;

@@ -1,4 +1,4 @@
-// The model exactly as DESIGN §3.2 writes it, with the (n+1)×(n+1) attention matrix formed:
+// The model exactly as §3.2 writes it, with the (n+1)×(n+1) attention matrix formed:
 // Z_{ℓ+1} = Z_ℓ + (1/n) Σ_h P_h Z_ℓ M Z_ℓᵀ Q_h Z_ℓ. Slow and obvious; the tests hold the
 // O(n·d²) implementation to it.
 #pragma once

@@ -1,4 +1,4 @@
-// Optimizers, learning-rate schedules and gradient clipping (DESIGN §5) against hand-written
+// Optimizers, learning-rate schedules and gradient clipping (§5) against hand-written
 // reference formulas.
 #include "linicl/optimizer.hpp"
 

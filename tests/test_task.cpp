@@ -1,4 +1,4 @@
-// Task sampling (DESIGN §2): moments of every covariate distribution, the shape of each
+// Task sampling (§2): moments of every covariate distribution, the shape of each
 // distribution, labels, determinism across threads, and spec validation.
 #include "linicl/task.hpp"
 

@@ -1,4 +1,4 @@
-// Reference in-context learners (DESIGN §6). Each works on one prompt's context, X (d×n, the
+// Reference in-context learners (§6). Each works on one prompt's context, X (d×n, the
 // columns x_i) and y (n), and returns its weight vector after every step: column k of the
 // d×(K+1) result is w_k, starting from w_0 = 0, so a prediction for any query is w_kᵀx.
 #pragma once
@@ -16,9 +16,9 @@ Eigen::MatrixXd gd_iterates(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, 
                             int steps);
 
 // 2/(λ_max + λ_min) of S = XXᵀ/n (λ_min the smallest non-zero eigenvalue): the fixed step
-// with the fastest worst-mode contraction, and below 2/λ_max, so every larger step risks
-// ascent on this context. A step tuned across prompts is capped here per context, which
-// keeps GD a descent method on the rare context whose curvature the tuned step overshoots.
+// with the fastest worst-mode contraction (§6.2). Steps up to 2/λ_max still descend; beyond,
+// the top mode grows. `gd-capped` caps a step tuned across prompts here per context, which
+// makes it a data-dependent learner, unlike `gd`.
 double gd_step_limit(const Eigen::MatrixXd& x);
 
 // w_{k+1} = w_k − Γ_k ∇R(w_k), one Γ_k per step (steps = gammas.size()).

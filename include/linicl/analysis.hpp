@@ -1,4 +1,4 @@
-// Which algorithm does each layer implement? (DESIGN §8)
+// Which algorithm does each layer implement? (§8)
 //
 // On a fixed evaluation set, every layer's induced weights w_ℓ (§3.6) are compared with the
 // iterates w_{alg,k} of the reference learners of §6. Losses are exact given each context:

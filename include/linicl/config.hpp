@@ -1,4 +1,4 @@
-// Every option of `linicl train` that defines a run (DESIGN §11), with its default and help.
+// Every option of `linicl train` that defines a run (§11), with its default and help.
 //
 // One table, `visit_options`, drives the command line, config files, the /config attributes
 // of the run file and their reading back, so a new option is added in exactly one place.

@@ -1,4 +1,4 @@
-// Covariances Σ = U diag(λ) Uᵀ of the covariates (DESIGN §2).
+// Covariances Σ = U diag(λ) Uᵀ of the covariates (§2).
 #pragma once
 
 #include <Eigen/Dense>

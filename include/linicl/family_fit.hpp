@@ -1,4 +1,4 @@
-// Minimizing the sampled loss over a linear family of parameters θ = basis·s (DESIGN §6, §7):
+// Minimizing the sampled loss over a linear family of parameters θ = basis·s (§6, §7):
 // the tuned GD step, GD++'s per-step scalars, and the theory families Γ_ℓ = a_ℓ Σ⁻¹.
 //
 // These losses are non-convex polynomials in s, symmetric under permuting commuting steps, so

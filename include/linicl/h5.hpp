@@ -1,4 +1,4 @@
-// A small RAII layer over the HDF5 C API (DESIGN §10, §12).
+// A small RAII layer over the HDF5 C API (§10, §12).
 //
 // Every hid_t lives in a move-only Handle that closes it exactly once. Every negative return
 // from the C API becomes an h5::Error naming the call and the object, and HDF5's automatic

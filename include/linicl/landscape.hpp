@@ -1,4 +1,4 @@
-// Landscape analyses of a run's model (DESIGN §9): curvature, slices and critical points of
+// Landscape analyses of a run's model (§9): curvature, slices and critical points of
 // the population loss, sampled on a fixed pool of prompts (common random numbers, so the
 // sampled loss is one smooth deterministic function of θ) and exact where §7.1 applies.
 #pragma once
@@ -156,7 +156,7 @@ namespace linicl {
 Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
                              const LandscapeOptions& options);
 
-// /landscape/<mode> datasets and attributes (DESIGN §10); the caller adds what it was run on.
+// /landscape/<mode> datasets and attributes (§10); the caller adds what it was run on.
 void write_curvature(const h5::Node& group, const Curvature& curvature);
 void write_slice(const h5::Node& group, const Slice& slice);
 void write_critical_point(const h5::Node& group, const CriticalPoint& point);

@@ -1,4 +1,4 @@
-// The linear self-attention model, forward and hand-derived backward (DESIGN §3, §4).
+// The linear self-attention model, forward and hand-derived backward (§3, §4).
 //
 // Every column of Z_ℓ, the query included, is mapped by the same matrix: Z_{ℓ+1} = (I + K_ℓ) Z_ℓ
 // (§3.2). So the model never needs the (d+1)×(n+1) activations themselves, only

@@ -1,4 +1,4 @@
-// The model of model.hpp for kLanes prompts at once, for small d (DESIGN §13).
+// The model of model.hpp for kLanes prompts at once, for small d (§13).
 //
 // A prompt's matrices are (d+1)×(d+1), too small for SIMD within one prompt (6×6 at d = 5).
 // Here every per-prompt quantity is stored lane-innermost, element (i, j) of prompt l at

@@ -1,4 +1,4 @@
-// Optimizers, learning-rate schedules and gradient clipping (DESIGN §5).
+// Optimizers, learning-rate schedules and gradient clipping (§5).
 #pragma once
 
 #include <Eigen/Dense>

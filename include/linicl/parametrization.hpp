@@ -1,4 +1,4 @@
-// Parametrizations (DESIGN §3.5): views of the free parameters θ as the (P, Q) of every layer.
+// Parametrizations (§3.5): views of the free parameters θ as the (P, Q) of every layer.
 #pragma once
 
 #include <Eigen/Dense>

@@ -1,4 +1,4 @@
-// Counter-based random streams (DESIGN §2).
+// Counter-based random streams (§2).
 //
 // Every prompt draws from its own stream keyed by (seed, step, index), so a batch is the same
 // whatever the number of threads or the way the batch is split. The k-th number of a stream

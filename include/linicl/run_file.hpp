@@ -1,4 +1,4 @@
-// The run file (DESIGN §10): one HDF5 file per run, rewritten whole through a temporary file
+// The run file (§10): one HDF5 file per run, rewritten whole through a temporary file
 // and a rename, so a reader never sees a half-written run.
 #pragma once
 

@@ -1,7 +1,7 @@
-// Products of small dense matrices for the prompt-by-prompt model (DESIGN §13).
+// Products of small dense matrices for the prompt-by-prompt model (§13).
 //
 // At run-time sizes (d + 1 without a compile-time kernel, d = 50 say) a training step is almost
-// all (d+1)×(d+1) products (DESIGN §13). Eigen's general product handles the ragged edges of a
+// all (d+1)×(d+1) products (§13). Eigen's general product handles the ragged edges of a
 // 51×51 matrix with slower paths; here C is cut into tiles of up to 12 rows (AVX2) or 32 (AVX-512),
 // each summed in vector registers and written from them, sized so that every tile keeps the FMA
 // pipes busy (small_gemm.cpp).

@@ -1,4 +1,4 @@
-// Random linear-regression prompts (DESIGN §2).
+// Random linear-regression prompts (§2).
 #pragma once
 
 #include <Eigen/Dense>

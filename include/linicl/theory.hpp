@@ -1,4 +1,4 @@
-// Closed forms for one `pgd` layer (DESIGN §7.1).
+// Closed forms for one `pgd` layer (§7.1).
 #pragma once
 
 #include <Eigen/Dense>

@@ -1,4 +1,4 @@
-// Landscape statistics recorded along training (DESIGN §9): sharpness, robust condition
+// Landscape statistics recorded along training (§9): sharpness, robust condition
 // number, directional smoothness along the update, gradient norm, and stochastic-gradient
 // noise with its tail index, every `track-every` steps of `linicl train`.
 #pragma once

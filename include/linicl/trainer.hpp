@@ -1,4 +1,4 @@
-// The training loop (DESIGN §5): batches, optimizer, schedule, evaluation, divergence stop.
+// The training loop (§5): batches, optimizer, schedule, evaluation, divergence stop.
 #pragma once
 
 #include <Eigen/Dense>

@@ -1,4 +1,4 @@
-// `linicl analyze FILE`: which algorithm each layer implements (DESIGN §8); tables on stdout,
+// `linicl analyze FILE`: which algorithm each layer implements (§8); tables on stdout,
 // results into /analysis of the run file.
 #include <omp.h>
 

@@ -95,7 +95,7 @@ int run_inspect(const std::string& path) {
     const Eigen::MatrixXd gamma = effective_preconditioner(weights, l);
     print_matrix(std::cout, "effective preconditioner Gamma", gamma, "  ");
     if (theory) {
-      print_matrix(std::cout, "closed form Gamma* (DESIGN 7.1)", theory->gamma_star(), "  ");
+      print_matrix(std::cout, "closed form Gamma* (docs/math.md §7.1)", theory->gamma_star(), "  ");
       std::cout << "  relative distance |Gamma - Gamma*|_F / |Gamma*|_F = "
                 << relative_distance(gamma, theory->gamma_star()) << "\n";
     }

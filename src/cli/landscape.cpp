@@ -1,4 +1,4 @@
-// `linicl landscape FILE MODE`: the loss landscape at a run's weights (DESIGN §9); a summary on
+// `linicl landscape FILE MODE`: the loss landscape at a run's weights (§9); a summary on
 // stdout, results into /landscape/MODE of the run file (through a temporary file).
 #include <omp.h>
 

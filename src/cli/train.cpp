@@ -260,7 +260,7 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
       const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
       std::cout << "The learned preconditioner is "
                 << 100.0 * relative_distance(gamma, theory.gamma_star())
-                << "% (relative Frobenius) from the closed form Gamma* of DESIGN 7.1; its exact "
+                << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its exact "
                    "population loss is "
                 << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
     } catch (const std::invalid_argument& e) {
