@@ -1,4 +1,5 @@
 #include "linicl/analysis.hpp"
+#include "linicl/require.hpp"
 #include "linicl/streams.hpp"
 
 #include <algorithm>
@@ -20,18 +21,12 @@
 namespace linicl {
 
 void AnalysisOptions::check() const {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw std::invalid_argument(message);
-  };
-  require(prompts >= 2 && prompts <= 100000000,
-          "--prompts must be in [2, 100000000] (got " + std::to_string(prompts) + ")");
-  require(
-      calibration_prompts >= 1 && calibration_prompts <= 100000000,
-      "--calibration must be in [1, 100000000] (got " + std::to_string(calibration_prompts) + ")");
-  require(max_steps >= 1 && max_steps <= 100000,
-          "--max-steps must be in [1, 100000] (got " + std::to_string(max_steps) + ")");
+  require(prompts >= 2 && prompts <= 100000000, "--prompts", "in [2, 100000000]", prompts);
+  require(calibration_prompts >= 1 && calibration_prompts <= 100000000, "--calibration",
+          "in [1, 100000000]", calibration_prompts);
+  require(max_steps >= 1 && max_steps <= 100000, "--max-steps", "in [1, 100000]", max_steps);
   require(ridge_lambda == kRidgeFromNoise || (std::isfinite(ridge_lambda) && ridge_lambda > 0.0),
-          "--ridge-lambda must be > 0 (got " + std::to_string(ridge_lambda) + ")");
+          "--ridge-lambda", "> 0", ridge_lambda);
   fit.check();
 }
 

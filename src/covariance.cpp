@@ -1,6 +1,7 @@
 // Covariances Σ = U diag(λ) Uᵀ of the covariates (§2).
 
 #include "linicl/covariance.hpp"
+#include "linicl/require.hpp"
 #include "linicl/streams.hpp"
 
 #include <cmath>
@@ -13,24 +14,14 @@
 namespace linicl {
 namespace {
 
-// Throws std::invalid_argument("<rule> (got <value>)") unless `ok`: every message names the
-// option, its allowed range and what was given.
-template <class Value>
-void require(bool ok, const std::string& rule, const Value& value) {
-  if (ok) return;
-  std::ostringstream message;
-  message << rule << " (got " << value << ")";
-  throw std::invalid_argument(message.str());
-}
-
 void require_dimension(int dim) {
-  require(dim >= 1, "--dim must be >= 1", dim);
+  require(dim >= 1, "--dim", ">= 1", dim);
 }
 
 // Condition number κ spread over d eigenvalues (§2): geometric λ_i = κ^{-i/(d-1)}, so
 // λ_max/λ_min = κ with evenly spaced log-eigenvalues; two-level: the first ⌈d/2⌉ are κ, the rest 1.
 Eigen::VectorXd kappa_spectrum(double kappa, KappaShape shape, int dim) {
-  require(std::isfinite(kappa) && kappa >= 1.0, "--kappa must be >= 1 and finite", kappa);
+  require(std::isfinite(kappa) && kappa >= 1.0, "--kappa", ">= 1 and finite", kappa);
   Eigen::VectorXd lambda = Eigen::VectorXd::Ones(dim);
   if (shape == KappaShape::kTwoLevel) {
     lambda.head((dim + 1) / 2).setConstant(kappa);
@@ -41,10 +32,10 @@ Eigen::VectorXd kappa_spectrum(double kappa, KappaShape shape, int dim) {
 }
 
 Eigen::VectorXd explicit_spectrum(const std::vector<double>& spectrum, int dim) {
-  require(static_cast<int>(spectrum.size()) == dim,
-          "--spectrum must list exactly d = " + std::to_string(dim) + " values", spectrum.size());
+  require(static_cast<int>(spectrum.size()) == dim, "--spectrum",
+          "a list of exactly d = " + std::to_string(dim) + " values", spectrum.size());
   for (double value : spectrum) {
-    require(std::isfinite(value) && value > 0.0, "--spectrum values must be > 0 and finite", value);
+    require(std::isfinite(value) && value > 0.0, "--spectrum values", "> 0 and finite", value);
   }
   return Eigen::Map<const Eigen::VectorXd>(spectrum.data(), dim);
 }

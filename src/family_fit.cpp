@@ -1,4 +1,5 @@
 #include "linicl/family_fit.hpp"
+#include "linicl/require.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -7,18 +8,11 @@
 namespace linicl {
 
 void FitOptions::check() const {
-  if (!(max_iterations >= 1 && max_iterations <= 100000)) {
-    throw std::invalid_argument("fit max_iterations must be in [1, 100000] (got " +
-                                std::to_string(max_iterations) + ")");
-  }
-  if (!(gradient_tolerance > 0.0 && gradient_tolerance < 1.0)) {
-    throw std::invalid_argument("fit gradient_tolerance must be in (0, 1) (got " +
-                                std::to_string(gradient_tolerance) + ")");
-  }
-  if (!(agreement > 0.0 && agreement < 1.0)) {
-    throw std::invalid_argument("fit agreement must be in (0, 1) (got " +
-                                std::to_string(agreement) + ")");
-  }
+  require(max_iterations >= 1 && max_iterations <= 100000, "fit max_iterations", "in [1, 100000]",
+          max_iterations);
+  require(gradient_tolerance > 0.0 && gradient_tolerance < 1.0, "fit gradient_tolerance",
+          "in (0, 1)", gradient_tolerance);
+  require(agreement > 0.0 && agreement < 1.0, "fit agreement", "in (0, 1)", agreement);
 }
 
 namespace {

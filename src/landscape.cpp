@@ -1,4 +1,5 @@
 #include "linicl/landscape.hpp"
+#include "linicl/require.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,24 +14,15 @@
 namespace linicl {
 
 void LandscapeOptions::check() const {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw std::invalid_argument(message);
-  };
-  require(pool >= 32 && pool <= 100000000,
-          "--pool must be in [32, 100000000] (got " + std::to_string(pool) + ")");
-  require(full_limit >= 1 && full_limit <= 20000,
-          "--full-limit must be in [1, 20000] (got " + std::to_string(full_limit) + ")");
-  require(lanczos_wanted >= 1,
-          "--lanczos-wanted must be >= 1 (got " + std::to_string(lanczos_wanted) + ")");
-  require(lanczos_iterations >= 2 * lanczos_wanted,
-          "--lanczos-iterations must be >= 2 * --lanczos-wanted (got " +
-              std::to_string(lanczos_iterations) + ")");
-  require(quadrature_probes >= 1,
-          "--quadrature-probes must be >= 1 (got " + std::to_string(quadrature_probes) + ")");
-  require(quadrature_steps >= 1,
-          "--quadrature-steps must be >= 1 (got " + std::to_string(quadrature_steps) + ")");
-  require(zero_tolerance >= 0.0 && zero_tolerance < 1.0,
-          "--zero-tolerance must be in [0, 1) (got " + std::to_string(zero_tolerance) + ")");
+  require(pool >= 32 && pool <= 100000000, "--pool", "in [32, 100000000]", pool);
+  require(full_limit >= 1 && full_limit <= 20000, "--full-limit", "in [1, 20000]", full_limit);
+  require(lanczos_wanted >= 1, "--lanczos-wanted", ">= 1", lanczos_wanted);
+  require(lanczos_iterations >= 2 * lanczos_wanted, "--lanczos-iterations",
+          ">= 2 * --lanczos-wanted", lanczos_iterations);
+  require(quadrature_probes >= 1, "--quadrature-probes", ">= 1", quadrature_probes);
+  require(quadrature_steps >= 1, "--quadrature-steps", ">= 1", quadrature_steps);
+  require(zero_tolerance >= 0.0 && zero_tolerance < 1.0, "--zero-tolerance", "in [0, 1)",
+          zero_tolerance);
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #include "linicl/spectrum.hpp"
+#include "linicl/require.hpp"
 #include "linicl/streams.hpp"
 
 #include <Eigen/Eigenvalues>
@@ -17,15 +18,6 @@ namespace {
 
 // Below this fraction of max‖A q_j‖, β_m is round-off: the Krylov space is invariant.
 constexpr double kBreakdown = 1e-12;
-
-// Throws "<name> must be <rule> (got value)" unless ok.
-template <class T>
-void require(bool ok, const char* name, const char* rule, const T& value) {
-  if (ok) return;
-  std::ostringstream out;
-  out << name << " must be " << rule << " (got " << value << ")";
-  throw std::invalid_argument(out.str());
-}
 
 void require_dimension(Eigen::Index p) {
   require(p >= 1, "dimension p", ">= 1", p);

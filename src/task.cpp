@@ -9,6 +9,7 @@
 //         share x and w across noise levels (common random numbers);
 //      x_i = Σ^{1/2} u_i and y_i = wᵀx_i + σ ε_i.
 #include "linicl/task.hpp"
+#include "linicl/require.hpp"
 
 #include <cmath>
 #include <sstream>
@@ -21,33 +22,22 @@
 namespace linicl {
 namespace {
 
-// Throws std::invalid_argument("<rule> (got <value>)") unless `ok`: every message names the
-// option, its allowed range and what was given.
-template <class Value>
-void require(bool ok, const std::string& rule, const Value& value) {
-  if (ok) return;
-  std::ostringstream message;
-  message << rule << " (got " << value << ")";
-  throw std::invalid_argument(message.str());
-}
-
 // Distribution parameters are checked only for the distribution that uses them.
 void validate(const TaskSpec& spec) {
-  require(spec.dim >= 1, "--dim must be >= 1", spec.dim);
-  require(spec.context >= 1, "--context must be >= 1", spec.context);
+  require(spec.dim >= 1, "--dim", ">= 1", spec.dim);
+  require(spec.context >= 1, "--context", ">= 1", spec.context);
   if (spec.x_dist == XDist::kStudentT) {
     // ν > 2 for a finite covariance to rescale by; ν = ∞ would be the Gaussian.
-    require(std::isfinite(spec.dof) && spec.dof > 2.0,
-            "--dof must be > 2 and finite for --x-dist student-t", spec.dof);
+    require(std::isfinite(spec.dof) && spec.dof > 2.0, "--dof",
+            "> 2 and finite for --x-dist student-t", spec.dof);
   }
   if (spec.x_dist == XDist::kGamma) {
-    require(std::isfinite(spec.gamma_shape) && spec.gamma_shape > 0.0,
-            "--gamma-shape must be > 0 and finite", spec.gamma_shape);
-    require(std::isfinite(spec.gamma_scale) && spec.gamma_scale > 0.0,
-            "--gamma-scale must be > 0 and finite", spec.gamma_scale);
+    require(std::isfinite(spec.gamma_shape) && spec.gamma_shape > 0.0, "--gamma-shape",
+            "> 0 and finite", spec.gamma_shape);
+    require(std::isfinite(spec.gamma_scale) && spec.gamma_scale > 0.0, "--gamma-scale",
+            "> 0 and finite", spec.gamma_scale);
   }
-  require(std::isfinite(spec.noise) && spec.noise >= 0.0, "--noise must be >= 0 and finite",
-          spec.noise);
+  require(std::isfinite(spec.noise) && spec.noise >= 0.0, "--noise", ">= 0 and finite", spec.noise);
 }
 
 constexpr double kSqrt3 = 1.7320508075688772;

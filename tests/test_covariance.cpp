@@ -115,7 +115,7 @@ TEST_CASE("covariance: bad spectra are rejected with the option's name", "[covar
   REQUIRE_NOTHROW(covariance_spectrum(kappa_spec(1.0, KappaShape::kGeometric), 3));
 
   REQUIRE_THROWS_WITH(covariance_spectrum(explicit_spec({1, 2, 3}), 5),
-                      Contains("--spectrum must list exactly d = 5 values (got 3)"));
+                      Contains("--spectrum must be a list of exactly d = 5 values (got 3)"));
   for (double bad : {0.0, -1.0, nan, inf}) {
     REQUIRE_THROWS_WITH(covariance_spectrum(explicit_spec({1, bad, 3}), 3),
                         Contains("--spectrum values must be > 0"));

@@ -258,11 +258,12 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
       Weights weights = param.make_weights();
       param.expand(run.state.theta, weights);
       const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
-      std::cout << "The learned preconditioner is "
-                << 100.0 * relative_distance(gamma, theory.gamma_star())
-                << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its exact "
-                   "population loss is "
-                << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
+      std::cout
+          << "The learned preconditioner is "
+          << 100.0 * relative_distance(gamma, theory.gamma_star())
+          << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its exact "
+             "population loss is "
+          << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
     } catch (const std::invalid_argument& e) {
       std::cout << "(No closed form here: " << e.what() << ".) ";
     }
