@@ -31,13 +31,11 @@ Weights& Weights::operator+=(const Weights& other) {
 namespace {
 
 // body(std::integral_constant<int, m>()) where the model has a compiled-size kernel for
-// m = d + 1, else body(std::integral_constant<int, Eigen::Dynamic>()). Not 21: there
-// small_gemm ran the d = 20, n = 20, L = 3 step in 103–106 ms against 142–144 with Eigen's
-// fixed-size products (fastest steps).
+// m = d + 1, else body(std::integral_constant<int, Eigen::Dynamic>()).
 template <class Body>
 decltype(auto) dispatch_model_size(int m, Body&& body) {
-  return dispatch_size<2, 3, 4, 5, 6, 11>(
-      m, body, [&] { return body(std::integral_constant<int, Eigen::Dynamic>()); });
+  return dispatch_kernel_size(m, body,
+                              [&] { return body(std::integral_constant<int, Eigen::Dynamic>()); });
 }
 
 // Sizes `out` for d + 1 = m and n context columns, and sets its query x_{n+1} (the m − 1

@@ -124,8 +124,8 @@ double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt&
   const auto sized = [&](auto size) {
     return hessian_vector_sized<decltype(size)::value>(w, dw, prompt, scale, hv, ws);
   };
-  return dispatch_size<2, 3, 4, 5, 6, 11, 21>(
-      w.dim + 1, sized, [&] { return sized(std::integral_constant<int, Eigen::Dynamic>()); });
+  return dispatch_kernel_size(w.dim + 1, sized,
+                              [&] { return sized(std::integral_constant<int, Eigen::Dynamic>()); });
 }
 
 }  // namespace linicl

@@ -322,8 +322,7 @@ void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape
 
 template <class Body, class Fallback>
 decltype(auto) dispatch_lanes(int side, Body&& body, Fallback&& fallback) {
-  return dispatch_size<2, 3, 4, 5, 6, 11>(side, std::forward<Body>(body),
-                                          std::forward<Fallback>(fallback));
+  return dispatch_kernel_size(side, std::forward<Body>(body), std::forward<Fallback>(fallback));
 }
 
 }  // namespace

@@ -18,4 +18,14 @@ decltype(auto) dispatch_size(int m, Body&& body, Fallback&& fallback) {
   return dispatch_size<Rest...>(m, std::forward<Body>(body), std::forward<Fallback>(fallback));
 }
 
+// The one list of compiled sizes m = d + 1 (d = 1…5 and 10) for every kernel: the one-prompt
+// model, its Hessian–vector product and the lane kernels. Other sizes take the fallback. (d = 20
+// is not among them: there small_gemm ran the d = 20, n = 20, L = 3 step in 103–106 ms against
+// 142–144 with Eigen's fixed-size products, fastest steps.)
+template <class Body, class Fallback>
+decltype(auto) dispatch_kernel_size(int m, Body&& body, Fallback&& fallback) {
+  return dispatch_size<2, 3, 4, 5, 6, 11>(m, std::forward<Body>(body),
+                                          std::forward<Fallback>(fallback));
+}
+
 }  // namespace linicl
