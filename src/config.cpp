@@ -44,7 +44,7 @@ void TrainConfig::check() const {
           "'" + cov_file + "' with --cov " + cov);
   require(cov == "spectrum" || spectrum.empty(), "--spectrum", "given only with --cov spectrum",
           "a list with --cov " + cov);
-  require_choice(x_dist, "--x-dist", {"gaussian", "uniform", "student-t", "sphere", "gamma"});
+  parse_x_dist(x_dist);  // refuses an unknown name
   require(finite(dof) && dof > 2.0, "--dof", "> 2", dof);
   require(finite(gamma_shape) && gamma_shape > 0.0, "--gamma-shape", "> 0", gamma_shape);
   require(finite(gamma_scale) && gamma_scale > 0.0, "--gamma-scale", "> 0", gamma_scale);

@@ -12,6 +12,15 @@ using namespace linicl;
 
 namespace {
 
+// Trains `config` from its initialization to its last step; the outcome and the final state.
+TrainOutcome train_from_start(const TrainConfig& config, const Problem& problem,
+                              TrainState& state) {
+  Trainer trainer(config, problem.sampler);
+  state = trainer.initial_state();
+  TrainObserver quiet;
+  return trainer.run(state, config.steps, quiet);
+}
+
 // Trains one pgd layer with Adam and a cosine decay; returns ‖Γ − Γ*‖_F / ‖Γ*‖_F.
 double distance_to_gamma_star(TrainConfig config) {
   config.dim = 5;
@@ -101,18 +110,14 @@ TEST_CASE("with a loss cap, 8 layers train past the prompts that overflow (§5.3
   config.eval_every = 20;
   config.eval_batch = 500;
   const Problem problem = make_problem(config);
-  TrainObserver quiet;
+  TrainState state;
   {
-    Trainer trainer(config, problem.sampler);
-    TrainState state = trainer.initial_state();
-    const TrainOutcome outcome = trainer.run(state, config.steps, quiet);
+    const TrainOutcome outcome = train_from_start(config, problem, state);
     INFO(outcome.reason);
     CHECK(outcome.status == TrainStatus::kDiverged);
   }
   config.loss_cap = 100.0;
-  Trainer trainer(config, problem.sampler);
-  TrainState state = trainer.initial_state();
-  const TrainOutcome outcome = trainer.run(state, config.steps, quiet);
+  const TrainOutcome outcome = train_from_start(config, problem, state);
   INFO(outcome.reason);
   REQUIRE(outcome.status == TrainStatus::kCompleted);
   const Curves& c = state.curves;
@@ -123,9 +128,8 @@ TEST_CASE("with a loss cap, 8 layers train past the prompts that overflow (§5.3
 
   // A cap below most prompts' loss is a divergence, with its reason.
   config.loss_cap = 1e-9;
-  Trainer tight(config, problem.sampler);
-  TrainState start = tight.initial_state();
-  const TrainOutcome stopped = tight.run(start, config.steps, quiet);
+  TrainState start;
+  const TrainOutcome stopped = train_from_start(config, problem, start);
   CHECK(stopped.status == TrainStatus::kDiverged);
   CHECK(stopped.reason ==
         "more than half of the batch above --loss-cap at step 0; rolled back to step 0");
