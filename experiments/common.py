@@ -27,6 +27,11 @@ def linicl(*args, allow_diverged=False):
     return done.stdout
 
 
+def text(value):
+    """A string attribute as str: linicl stores fixed-length UTF-8, which h5py reads as bytes."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def analyze(path, *args, reuse=None):
     """Runs `linicl analyze PATH ARGS...` and prints its notes (fits that do not carry over,
     learners skipped), which the tables read from the file would not show. With `reuse`, a
@@ -38,8 +43,7 @@ def analyze(path, *args, reuse=None):
         with h5py.File(path, "r") as f:
             done = f.get("analysis")
             if done is not None and all(
-                    k in done.attrs and (done.attrs[k].decode() if isinstance(done.attrs[k], bytes)
-                                         else done.attrs[k]) == v for k, v in reuse.items()):
+                    k in done.attrs and text(done.attrs[k]) == v for k, v in reuse.items()):
                 return
     for line in linicl("analyze", path, *args).splitlines():
         if line.startswith("note: "):

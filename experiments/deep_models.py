@@ -13,7 +13,7 @@ import os
 import h5py
 import numpy as np
 
-from common import analyze, print_table, results_path, train
+from common import analyze, print_table, results_path, text, train
 
 RECIPE = dict(dim=10, context=20, param="full", cov="kappa", kappa=10, rotate=True,
               optimizer="adamw", lr=0.002, beta2=0.9, init_std=0.05, schedule="constant",
@@ -32,7 +32,7 @@ def run(name, **options):
     train(path, reuse=True, allow_diverged=True, **dict(RECIPE, **options))
     with h5py.File(path, "r") as f:
         capped = f["train/capped"][:]
-        return path, {"status": f.attrs["status"], "reason": f.attrs["reason"],
+        return path, {"status": text(f.attrs["status"]), "reason": text(f.attrs["reason"]),
                       "steps": int(f["checkpoint"].attrs["step"]),
                       "mean": f["eval/loss"][-1], "se": f["eval/loss_se"][-1],
                       "median": f["eval/loss_median"][-1],

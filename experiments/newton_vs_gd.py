@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common import analyze, print_table, results_path, train
+from common import analyze, print_table, results_path, text, train
 
 LAYERS = 5
 SEEDS = [0, 1, 2]
@@ -55,7 +55,7 @@ def main():
                 reuse=dict(ANALYSIS, newton_start="frobenius"))
         with h5py.File(path, "r") as f, h5py.File(frobenius, "r") as g:
             a = f["analysis"]
-            r = {"status": f.attrs["status"], "eval": f["eval/loss"][-1],
+            r = {"status": text(f.attrs["status"]), "eval": f["eval/loss"][-1],
                  "model_mean": a["model_loss"][()], "model_median": a["model_loss_median"][()],
                  "probe_mean": a["probe_loss"][()], "probe_median": a["probe_loss_median"][()]}
             for prefix in READOUTS:

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common import effective_preconditioner
+from common import effective_preconditioner, text
 
 
 def symmetric_sqrt(m):
@@ -34,7 +34,7 @@ def plot(path, out):
     with h5py.File(path, "r") as f:
         p, q = f["weights/P"][()], f["weights/Q"][()]
         sigma = f["data/Sigma"][()]
-        param = f["config"].attrs["param"]
+        param = text(f["config"].attrs["param"])
     layers, heads = p.shape[:2]
     structured = param in ("pgd", "gdpp")
     cols = 2 * heads + (1 if structured else 0)

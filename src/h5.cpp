@@ -1,9 +1,12 @@
 #include "linicl/h5.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <numeric>
 #include <utility>
@@ -140,17 +143,30 @@ Handle dataspace(const std::vector<hsize_t>& dims, Layout layout, const Target& 
   return target.own(H5Screate_simple(rank, dims.data(), maxdims), H5Sclose, "make a dataspace for");
 }
 
+// Every dataset carries a checksum: chunked with the Fletcher-32 filter, or, for a scalar
+// (which cannot be chunked), compact, so that its value sits in the checksummed object header.
 Handle dataset_creation(const std::vector<hsize_t>& dims, Layout layout, const Target& target) {
   Handle list = target.own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "make a property list for");
-  if (layout == Layout::kExtendable) {
-    // Chunk dims must be positive even for an empty series; 4096 doubles = 32 KiB per chunk.
-    constexpr hsize_t kMaxChunk = 4096;
-    std::vector<hsize_t> chunk(dims.size());
-    for (std::size_t i = 0; i < dims.size(); ++i)
-      chunk[i] = std::clamp<hsize_t>(dims[i], 1, kMaxChunk);
-    target.check(H5Pset_chunk(list.get(), static_cast<int>(chunk.size()), chunk.data()),
-                 "set the chunks of");
+  if (dims.empty()) {
+    target.check(H5Pset_layout(list.get(), H5D_COMPACT), "set the layout of");
+    return list;
   }
+  // Chunk dims must be positive even for an empty dataset. A series grows in chunks of 4096
+  // values (32 KiB); a fixed array is one chunk unless that exceeds 2^20 values (8 MiB), when
+  // its leading axes are split.
+  constexpr hsize_t kSeriesChunk = 4096, kMaxChunk = hsize_t{1} << 20;
+  std::vector<hsize_t> chunk(dims.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    chunk[i] = std::max<hsize_t>(dims[i], 1);
+    if (layout == Layout::kExtendable) chunk[i] = std::min(chunk[i], kSeriesChunk);
+  }
+  for (std::size_t i = 0; i < chunk.size() && element_count(chunk) > kMaxChunk; ++i) {
+    chunk[i] =
+        std::max<hsize_t>(1, chunk[i] / ((element_count(chunk) + kMaxChunk - 1) / kMaxChunk));
+  }
+  target.check(H5Pset_chunk(list.get(), static_cast<int>(chunk.size()), chunk.data()),
+               "set the chunks of");
+  target.check(H5Pset_fletcher32(list.get()), "set the checksum of");
   return list;
 }
 
@@ -315,7 +331,14 @@ Handle& Handle::operator=(Handle&& other) noexcept {
 }
 
 Handle::~Handle() {
-  if (valid() && closer_ != nullptr) closer_(id_);  // nothing sensible to do on failure
+  close();
+}  // nothing sensible to do on failure here: see File::close
+
+herr_t Handle::close() {
+  const herr_t result = valid() && closer_ != nullptr ? closer_(id_) : 0;
+  id_ = -1;
+  closer_ = nullptr;
+  return result;
 }
 
 bool is_hdf5(const std::string& path) {
@@ -454,14 +477,20 @@ std::vector<std::string> Node::attr_names() const {
 
 void Node::set_attr(const std::string& name, const std::string& value) const {
   const Target target = Target::attribute(*this, name);
-  // A variable-length string ends at its first NUL: refuse to cut the value short silently.
+  // A fixed-length string ends at its first NUL: refuse to cut the value short silently.
   if (value.find('\0') != std::string::npos) {
     throw std::invalid_argument("h5: string attribute '" + name + "' contains a NUL byte");
   }
-  const Handle type = variable_length_string_type(H5T_CSET_UTF8, target);
+  // Exactly the value's bytes, padded with one NUL if empty (a string type has size >= 1).
+  const Handle type = target.own(H5Tcopy(H5T_C_S1), H5Tclose, "make a string type for");
+  target.check(H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1)),
+               "make a string type for");
+  target.check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "make a string type for");
+  target.check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "make a string type for");
   const Handle attribute = create_attribute(*this, name, type.get(), target);
-  const char* text = value.c_str();
-  target.check(H5Awrite(attribute.get(), type.get(), &text), "write");
+  std::string padded = value;
+  padded.resize(std::max<std::size_t>(value.size(), 1), '\0');
+  target.check(H5Awrite(attribute.get(), type.get(), padded.data()), "write");
 }
 
 void Node::set_attr(const std::string& name, const char* value) const {
@@ -511,15 +540,145 @@ bool Node::attr_bool(const std::string& name) const {
 File::File(Handle handle, std::string path)
     : Node(std::move(handle), "/"), path_(std::move(path)) {}
 
+namespace {
+
+// The newest file format: its superblock, object headers, B-trees and heaps carry checksums.
+Handle file_access(const std::string& path) {
+  Handle list(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!list.valid() || H5Pset_libver_bounds(list.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0) {
+    throw Error("HDF5: cannot select the file format for '" + path + "'");
+  }
+  return list;
+}
+
+// HDF5's core driver keeps an in-memory file in one buffer, allocated through these callbacks.
+// When the file closes, its final buffer (the superblock rewritten as closed, checksums
+// updated) is captured instead of freed. H5Fget_file_image is not used: HDF5 1.10 clears the
+// superblock's status flags in the copy without updating its checksum.
+void* image_malloc(std::size_t size, H5FD_file_image_op_t, void*) {
+  return std::malloc(size);
+}
+void* image_memcpy(void* to, const void* from, std::size_t size, H5FD_file_image_op_t, void*) {
+  return std::memcpy(to, from, size);
+}
+void* image_realloc(void* buffer, std::size_t size, H5FD_file_image_op_t, void*) {
+  return std::realloc(buffer, size);
+}
+herr_t image_free(void* buffer, H5FD_file_image_op_t operation, void* image) {
+  auto* captured = static_cast<MemoryImage*>(image);
+  if (operation == H5FD_FILE_IMAGE_OP_FILE_CLOSE && buffer != nullptr) {
+    const auto* bytes = static_cast<const unsigned char*>(buffer);
+    try {
+      captured->bytes.assign(bytes, bytes + captured->size);
+      captured->captured = true;
+    } catch (...) {
+      std::free(buffer);
+      return -1;
+    }
+  }
+  std::free(buffer);
+  return 0;
+}
+void* image_copy(void* image) {
+  return image;
+}  // property-list copies share the capture
+herr_t image_release(void*) {
+  return 0;
+}
+
+// The end of file that a version 2 or 3 superblock (the newest format) records: space freed
+// while the file was open lies beyond it, unused. Any other image is taken whole.
+std::size_t stored_end_of_file(const std::vector<unsigned char>& image) {
+  constexpr std::size_t kVersion = 8, kOffsetSize = 9, kAddresses = 12;
+  if (image.size() < kAddresses || (image[kVersion] != 2 && image[kVersion] != 3)) {
+    return image.size();
+  }
+  // Base address, superblock-extension address, then end-of-file address, little-endian.
+  const std::size_t width = image[kOffsetSize], at = kAddresses + 2 * width;
+  if (width == 0 || width > 8 || at + width > image.size()) return image.size();
+  std::uint64_t end = 0;
+  for (std::size_t i = 0; i < width; ++i) end |= std::uint64_t{image[at + i]} << (8 * i);
+  return end;
+}
+
+// A file access list for a file kept in memory and captured into `image` when it closes.
+Handle memory_access(const std::string& label, MemoryImage& image) {
+  Handle list = file_access(label);
+  H5FD_file_image_callbacks_t callbacks = {image_malloc, image_memcpy,  image_realloc, image_free,
+                                           image_copy,   image_release, &image};
+  // Closing the file closes its open groups too (their handles' later closes are no-ops), so
+  // the image is complete when take_image() returns, whatever Nodes are still in scope.
+  if (H5Pset_fapl_core(list.get(), std::size_t{64} << 10, false) < 0 ||
+      H5Pset_fclose_degree(list.get(), H5F_CLOSE_STRONG) < 0 ||
+      H5Pset_file_image_callbacks(list.get(), &callbacks) < 0) {
+    throw Error("HDF5: cannot keep file '" + label + "' in memory");
+  }
+  return list;
+}
+
+}  // namespace
+
+File::File(File&&) noexcept = default;
+File& File::operator=(File&&) noexcept = default;
+File::~File() = default;
+
 File File::create(const std::string& path) {
   silence_error_printer();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  const Handle access = file_access(path);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get());
   if (id < 0) {
     std::error_code ignored;
     const bool taken = std::filesystem::exists(path, ignored);
     throw Error("HDF5: cannot create file '" + path + "'" + (taken ? ": it already exists" : ""));
   }
   return File(Handle(id, H5Fclose), path);
+}
+
+File File::create_in_memory(const std::string& name) {
+  silence_error_printer();
+  auto image = std::make_unique<MemoryImage>();
+  const Handle access = memory_access(name, *image);
+  const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+  if (id < 0) throw Error("HDF5: cannot create an in-memory file for '" + name + "'");
+  File file(Handle(id, H5Fclose), name);
+  file.image_ = std::move(image);
+  return file;
+}
+
+File File::open_in_memory(const std::string& path) {
+  silence_error_printer();
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored)) throw Error("no such file: " + path);
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error("not an HDF5 file: " + path);
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  if (in.bad()) throw Error("cannot read file '" + path + "'");
+  // The core driver refuses an image under the name of a file that exists: label it apart.
+  const std::string label = path + " (in memory)";
+  auto image = std::make_unique<MemoryImage>();
+  const Handle access = memory_access(label, *image);
+  if (H5Pset_file_image(access.get(), bytes.data(), bytes.size()) < 0) {
+    throw Error("HDF5: cannot load file '" + path + "' into memory");
+  }
+  const hid_t id = H5Fopen(label.c_str(), H5F_ACC_RDWR, access.get());
+  if (id < 0) throw Error("HDF5: cannot open file '" + path + "' (it may be corrupt)");
+  File file(Handle(id, H5Fclose), path);
+  file.image_ = std::move(image);
+  return file;
+}
+
+std::vector<unsigned char> File::take_image() {
+  if (!image_) throw std::logic_error("h5: take_image() needs an in-memory file");
+  const Target target = Target::itself(*this);
+  target.check(H5Fflush(id(), H5F_SCOPE_GLOBAL), "flush");
+  // The file's end of allocation: the buffer beyond it is spare capacity.
+  image_->size = static_cast<std::size_t>(
+      target.check(H5Fget_file_image(id(), nullptr, 0), "measure the image of"));
+  close();
+  if (!image_->captured) throw Error("HDF5: the image of file '" + path_ + "' was not captured");
+  std::vector<unsigned char>& bytes = image_->bytes;
+  bytes.resize(std::min(bytes.size(), stored_end_of_file(bytes)));
+  return std::move(bytes);
 }
 
 File File::open(const std::string& path, Mode mode) {
@@ -536,6 +695,10 @@ File File::open(const std::string& path, Mode mode) {
 
 void File::flush() const {
   Target::itself(*this).check(H5Fflush(id(), H5F_SCOPE_LOCAL), "flush");
+}
+
+void File::close() {
+  if (handle().close() < 0) throw Error("HDF5: cannot close file '" + path_ + "'");
 }
 
 }  // namespace linicl::h5

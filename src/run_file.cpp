@@ -1,10 +1,11 @@
 #include "linicl/run_file.hpp"
+#include "linicl/covariance.hpp"
+#include "linicl/require.hpp"
 
-#include <unistd.h>
-
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
@@ -22,11 +23,18 @@ std::string join(const std::vector<double>& values) {
   return out.str();
 }
 
-std::vector<double> split(const std::string& text) {
+// A list written by join ("1,2.5,3"); anything else is refused, naming the option by `label`.
+std::vector<double> split(const std::string& text, const std::string& label) {
   std::vector<double> values;
   std::istringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::stod(item));
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double value = std::strtod(item.c_str(), &end);
+    require(!item.empty() && *end == '\0', label, "a comma-separated list of numbers",
+            "'" + text + "'");
+    values.push_back(value);
+  }
   return values;
 }
 
@@ -44,27 +52,6 @@ void write_config(const h5::Node& group, TrainConfig config) {
   });
 }
 
-// Options missing from the file keep their defaults (files from older versions).
-TrainConfig read_config(const h5::Node& group) {
-  TrainConfig config;
-  visit_options(config, [&](const char* name, auto& field, const char*) {
-    if (!group.has_attr(name)) return;
-    using T = std::decay_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::vector<double>>) {
-      field = split(group.attr_string(name));
-    } else if constexpr (std::is_same_v<T, bool>) {
-      field = group.attr_bool(name);
-    } else if constexpr (std::is_same_v<T, double>) {
-      field = group.attr_double(name);
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      field = group.attr_string(name);
-    } else {
-      field = static_cast<T>(group.attr_int(name));
-    }
-  });
-  return config;
-}
-
 // /track: one row per tracked step; noise_norms is [rows, batches].
 void write_track(const h5::Node& group, const TrackSeries& t) {
   group.write_series("step", t.step);
@@ -79,25 +66,6 @@ void write_track(const h5::Node& group, const TrackSeries& t) {
   Eigen::MatrixXd norms(t.noise_norms.size(), t.noise_norms.front().size());
   for (std::size_t r = 0; r < t.noise_norms.size(); ++r) norms.row(r) = t.noise_norms[r];
   group.write_matrix("noise_norms", norms);
-}
-
-TrackSeries read_track(const h5::Node& group) {
-  TrackSeries t;
-  t.step = group.read_int_series("step");
-  t.sharpness = group.read_series("sharpness");
-  t.median = group.read_series("lambda_median");
-  t.robust_condition = group.read_series("robust_condition");
-  t.negative = group.read_int_series("negative_eigenvalues");
-  t.directional_smoothness = group.read_series("directional_smoothness");
-  t.grad_norm = group.read_series("grad_norm");
-  t.noise_mean = group.read_series("noise_mean");
-  t.tail_index = group.read_series("tail_index");
-  const Eigen::MatrixXd norms = group.read_matrix("noise_norms");
-  for (Eigen::Index r = 0; r < norms.rows(); ++r) t.noise_norms.push_back(norms.row(r));
-  if (t.noise_norms.size() != t.step.size() || t.tail_index.size() != t.step.size()) {
-    throw std::runtime_error("/track has series of different lengths");
-  }
-  return t;
 }
 
 void write_weights(const h5::Node& file, const Weights& w) {
@@ -117,91 +85,255 @@ void write_weights(const h5::Node& file, const Weights& w) {
   }
 }
 
-std::string temporary_name(const std::string& path) {
-  return path + ".tmp-" + std::to_string(::getpid());
+// ---- Reading: every object is checked against the layout of §10 before anything uses it, so
+// that a damaged or hand-edited file is one clear error naming the object, never a crash or a
+// run that silently differs. The messages name the object; load_run adds the file.
+
+// Options missing from the file keep their defaults (files from older versions). Attributes
+// this linicl does not know (a newer version's file) and values outside their type are refused,
+// then check() applies every option's rule, naming the attribute.
+TrainConfig read_config(const h5::Node& group) {
+  TrainConfig config;
+  std::set<std::string> known;
+  visit_options(config, [&](const char* name, auto& field, const char*) {
+    known.insert(name);
+    if (!group.has_attr(name)) return;
+    const std::string label = option_label(name, ConfigSource::kRunFile);
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      field = split(group.attr_string(name), label);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      // Stored as 0/1; any other integer is damage, not "true".
+      const std::int64_t value = group.attr_int(name);
+      require(value == 0 || value == 1, label, "0 or 1", value);
+      field = value == 1;
+    } else if constexpr (std::is_same_v<T, double>) {
+      field = group.attr_double(name);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      field = group.attr_string(name);
+    } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+      field = static_cast<T>(group.attr_int(name));  // write_config stores its int64 bits
+    } else {
+      const std::int64_t value = group.attr_int(name);
+      constexpr std::int64_t low = std::numeric_limits<T>::min(),
+                             high = std::numeric_limits<T>::max();
+      require(value >= low && value <= high, label,
+              "in [" + std::to_string(low) + ", " + std::to_string(high) + "]", value);
+      field = static_cast<T>(value);
+    }
+  });
+  for (const std::string& name : group.attr_names()) {
+    if (known.count(name) == 0) {
+      throw std::runtime_error("/config attribute '" + name +
+                               "' is no option of this linicl (a newer version's file?)");
+    }
+  }
+  config.check(ConfigSource::kRunFile);
+  return config;
 }
 
-// Runs `write` on a temporary file next to `path`, then renames it into place. A symbolic
-// link is followed: its target is replaced and the link stays a link.
-void replace_atomically(const std::string& link_or_path,
-                        const std::function<void(const std::string&)>& write) {
-  std::error_code ignored;
-  const std::string path = std::filesystem::is_symlink(link_or_path)
-                               ? std::filesystem::canonical(link_or_path).string()
-                               : link_or_path;
-  const std::string tmp = temporary_name(path);
-  std::filesystem::remove(tmp, ignored);
+std::string shape_text(const std::vector<std::size_t>& dims) {
+  std::string text;
+  for (std::size_t n : dims) text += (text.empty() ? "[" : ", ") + std::to_string(n);
+  return text.empty() ? "[]" : text + "]";
+}
+
+void require_finite(const Eigen::Ref<const Eigen::MatrixXd>& values, const std::string& path) {
+  require(values.allFinite(), path, "finite", "a NaN or infinite entry");
+}
+
+// The length of the column vector at `path`: [n, 1] as write_matrix stores it, or [n]. Only the
+// shape is read, so a damaged size is refused before anything is allocated for it.
+std::size_t column_length(const h5::Node& file, const std::string& path) {
+  const std::vector<std::size_t> dims = file.shape(path);
+  require(dims.size() == 1 || (dims.size() == 2 && dims[1] == 1), path, "a column vector ([n, 1])",
+          shape_text(dims));
+  return dims[0];
+}
+
+// A finite column vector at `path` of `length` values (or none, when `may_be_empty`).
+Eigen::VectorXd read_column(const h5::Node& file, const std::string& path, std::size_t length,
+                            const std::string& length_source, bool may_be_empty = false) {
+  const std::size_t found = column_length(file, path);
+  require(found == length || (may_be_empty && found == 0), path,
+          std::string(may_be_empty ? "empty or " : "") + "of length " + std::to_string(length) +
+              " (" + length_source + ")",
+          found);
+  if (found == 0) return Eigen::VectorXd();
+  const Eigen::VectorXd column = file.read_matrix(path).col(0);
+  require_finite(column, path);
+  return column;
+}
+
+// /weights/P or /weights/Q, row-major: [L, H, d+1, d+1] as the config says (the shape is
+// checked before the data is read, so P and Q can never disagree with each other or overrun a
+// buffer), finite.
+std::vector<double> read_weight_array(const h5::Node& file, const char* which,
+                                      const TrainConfig& config) {
+  const std::string path = std::string("/weights/") + which;
+  const std::size_t m = static_cast<std::size_t>(config.dim) + 1;
+  const std::vector<std::size_t> expected = {static_cast<std::size_t>(config.layers),
+                                             static_cast<std::size_t>(config.heads), m, m};
+  const std::vector<std::size_t> found = file.shape(path);
+  require(found == expected, path,
+          "of shape " + shape_text(expected) + " ([layers, heads, dim + 1, dim + 1] of /config)",
+          shape_text(found));
+  std::vector<std::size_t> dims;
+  std::vector<double> data = file.read_array(path, dims);
+  require_finite(Eigen::Map<const Eigen::VectorXd>(data.data(), data.size()), path);
+  return data;
+}
+
+// What every use of a run's model needs, each part checked and all consistent: the config, θ
+// of the checkpoint, and the (P, Q) of /weights, which must be exactly the expansion of θ (so
+// they follow the config's parametrization).
+struct StoredModel {
+  TrainConfig config;
+  Eigen::VectorXd theta;
+  Weights weights;
+};
+
+StoredModel read_model(const h5::Node& file) {
+  StoredModel model{read_config(file.group("config")), {}, {}};
+  const TrainConfig& c = model.config;
+  const std::vector<double> p = read_weight_array(file, "P", c);
+  const std::vector<double> q = read_weight_array(file, "Q", c);
+  model.weights = Weights(c.layers, c.heads, c.dim);
+  const std::size_t m = static_cast<std::size_t>(c.dim) + 1;
+  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  for (std::size_t i = 0; i < model.weights.P.size(); ++i) {
+    model.weights.P[i] = Eigen::Map<const RowMajor>(p.data() + i * m * m, c.dim + 1, c.dim + 1);
+    model.weights.Q[i] = Eigen::Map<const RowMajor>(q.data() + i * m * m, c.dim + 1, c.dim + 1);
+  }
+  const Parametrization param = c.parametrization();
+  model.theta = read_column(file, "/checkpoint/theta", static_cast<std::size_t>(param.size()),
+                            "the parameter count of param = " + c.param + " at the /config sizes");
+  Weights expanded = param.make_weights();
+  param.expand(model.theta, expanded);
+  for (std::size_t i = 0; i < expanded.P.size(); ++i) {
+    for (const char* which : {"P", "Q"}) {
+      const bool same = which[0] == 'P' ? expanded.P[i] == model.weights.P[i]
+                                        : expanded.Q[i] == model.weights.Q[i];
+      require(same, std::string("/weights/") + which,
+              "the expansion of /checkpoint/theta under param = " + c.param,
+              "other values at layer " + std::to_string(i / c.heads) + ", head " +
+                  std::to_string(i % c.heads));
+    }
+  }
+  return model;
+}
+
+// A step series: strictly increasing, within [0, last] (the checkpoint's step).
+std::vector<std::int64_t> read_steps(const h5::Node& file, const std::string& path,
+                                     std::int64_t last) {
+  const std::vector<std::int64_t> steps = file.read_int_series(path);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::int64_t low = i == 0 ? 0 : steps[i - 1] + 1;
+    require(steps[i] >= low && steps[i] <= last, path,
+            "increasing steps in [0, " + std::to_string(last) + "] (the checkpoint's step)",
+            std::to_string(steps[i]) + " in row " + std::to_string(i));
+  }
+  return steps;
+}
+
+// A series with one row per entry of the step series `steps_path` (`rows` of them).
+template <class T>
+std::vector<T> read_rows(const h5::Node& file, const std::string& path,
+                         const std::string& steps_path, std::size_t rows) {
+  std::vector<T> series;
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    series = file.read_int_series(path);
+  } else {
+    series = file.read_series(path);
+  }
+  require(series.size() == rows, path,
+          "as long as " + steps_path + " (" + std::to_string(rows) + " rows)",
+          std::to_string(series.size()) + " rows");
+  return series;
+}
+
+// /track: one row per tracked step; noise_norms is [rows, batches]. Its values may be NaN
+// (statistics that could not be computed).
+TrackSeries read_track(const h5::Node& file, std::int64_t last_step) {
+  const std::string steps = "/track/step";
+  TrackSeries t;
+  t.step = read_steps(file, steps, last_step);
+  const std::size_t rows = t.step.size();
+  t.sharpness = read_rows<double>(file, "/track/sharpness", steps, rows);
+  t.median = read_rows<double>(file, "/track/lambda_median", steps, rows);
+  t.robust_condition = read_rows<double>(file, "/track/robust_condition", steps, rows);
+  t.negative = read_rows<std::int64_t>(file, "/track/negative_eigenvalues", steps, rows);
+  t.directional_smoothness = read_rows<double>(file, "/track/directional_smoothness", steps, rows);
+  t.grad_norm = read_rows<double>(file, "/track/grad_norm", steps, rows);
+  t.noise_mean = read_rows<double>(file, "/track/noise_mean", steps, rows);
+  t.tail_index = read_rows<double>(file, "/track/tail_index", steps, rows);
+  const std::vector<std::size_t> dims = file.shape("/track/noise_norms");
+  require(dims.size() == 2 && dims[0] == rows, "/track/noise_norms",
+          "of shape [" + std::to_string(rows) + ", batches] (one row per /track/step)",
+          shape_text(dims));
+  const Eigen::MatrixXd norms = file.read_matrix("/track/noise_norms");
+  for (Eigen::Index r = 0; r < norms.rows(); ++r) t.noise_norms.push_back(norms.row(r));
+  return t;
+}
+
+// Runs `read` on the run file `path`, naming the file in whatever it throws.
+template <class Read>
+auto reading(const std::string& path, Read&& read) -> decltype(read()) {
   try {
-    write(tmp);
-  } catch (...) {
-    std::filesystem::remove(tmp, ignored);
-    throw;
+    return read();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("run file '" + path + "': " + e.what());
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
-  }
+}
+
+// Writes the in-memory `file` over `path`, atomically; nothing reaches the disk before.
+void commit(h5::File& file, const std::string& path) {
+  const std::vector<unsigned char> bytes = file.take_image();
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 }  // namespace
 
-Weights read_weights(const h5::Node& file) {
-  std::vector<std::size_t> dims;
-  const std::vector<double> p = file.read_array("/weights/P", dims);
-  const std::vector<double> q = file.read_array("/weights/Q", dims);
-  if (dims.size() != 4 || dims[2] != dims[3] || dims[2] < 2) {
-    throw std::runtime_error("/weights/P must have shape [L, H, d+1, d+1]");
-  }
-  Weights w(static_cast<int>(dims[0]), static_cast<int>(dims[1]), static_cast<int>(dims[2]) - 1);
-  const std::size_t m = dims[2];
-  for (std::size_t i = 0; i < w.P.size(); ++i) {
-    for (std::size_t r = 0; r < m; ++r) {
-      for (std::size_t c = 0; c < m; ++c) {
-        w.P[i](r, c) = p[(i * m + r) * m + c];
-        w.Q[i](r, c) = q[(i * m + r) * m + c];
-      }
-    }
-  }
-  return w;
+Weights read_weights(const h5::File& file) {
+  return reading(file.path(), [&] { return read_model(file).weights; });
 }
 
 void save_run(const std::string& path, const RunRecord& run) {
-  replace_atomically(path, [&](const std::string& tmp) {
-    const h5::File file = h5::File::create(tmp);
-    file.set_attr("format", kRunFormat);
-    file.set_attr("format_version", kRunFormatVersion);
-    file.set_attr("linicl_version", LINICL_VERSION);
-    file.set_attr("command", run.command);
-    file.set_attr("status", run.status);
-    file.set_attr("reason", run.reason);
-    write_config(file.create_group("config"), run.config);
-    file.write_matrix("/data/Sigma", run.sigma);
-    file.write_matrix("/data/Sigma_w", run.sigma_w);
+  h5::File file = h5::File::create_in_memory(path);
+  file.set_attr("format", kRunFormat);
+  file.set_attr("format_version", kRunFormatVersion);
+  file.set_attr("linicl_version", LINICL_VERSION);
+  file.set_attr("command", run.command);
+  file.set_attr("status", run.status);
+  file.set_attr("reason", run.reason);
+  write_config(file.create_group("config"), run.config);
+  file.write_matrix("/data/Sigma", run.sigma);
+  file.write_matrix("/data/Sigma_w", run.sigma_w);
 
-    const Parametrization param = run.config.parametrization();
-    Weights weights = param.make_weights();
-    param.expand(run.state.theta, weights);
-    write_weights(file, weights);
+  const Parametrization param = run.config.parametrization();
+  Weights weights = param.make_weights();
+  param.expand(run.state.theta, weights);
+  write_weights(file, weights);
 
-    const Curves& c = run.state.curves;
-    file.write_series("/train/step", c.train_step);
-    file.write_series("/train/loss", c.train_loss);
-    file.write_series("/train/grad_norm", c.grad_norm);
-    file.write_series("/train/lr", c.lr);
-    file.write_series("/train/capped", c.train_capped);
-    file.write_series("/eval/step", c.eval_step);
-    file.write_series("/eval/loss", c.eval_loss);
-    file.write_series("/eval/loss_se", c.eval_loss_se);
-    file.write_series("/eval/loss_median", c.eval_loss_median);
-    if (!c.track.empty()) write_track(file.create_group("track"), c.track);
+  const Curves& c = run.state.curves;
+  file.write_series("/train/step", c.train_step);
+  file.write_series("/train/loss", c.train_loss);
+  file.write_series("/train/grad_norm", c.grad_norm);
+  file.write_series("/train/lr", c.lr);
+  file.write_series("/train/capped", c.train_capped);
+  file.write_series("/eval/step", c.eval_step);
+  file.write_series("/eval/loss", c.eval_loss);
+  file.write_series("/eval/loss_se", c.eval_loss_se);
+  file.write_series("/eval/loss_median", c.eval_loss_median);
+  if (!c.track.empty()) write_track(file.create_group("track"), c.track);
 
-    const h5::Node checkpoint = file.create_group("checkpoint");
-    checkpoint.set_attr("step", run.state.step);
-    checkpoint.set_attr("optimizer_steps", run.state.optimizer.steps);
-    checkpoint.write_matrix("theta", run.state.theta);
-    checkpoint.write_matrix("optimizer_first", run.state.optimizer.first);
-    checkpoint.write_matrix("optimizer_second", run.state.optimizer.second);
-  });
+  const h5::Node checkpoint = file.create_group("checkpoint");
+  checkpoint.set_attr("step", run.state.step);
+  checkpoint.set_attr("optimizer_steps", run.state.optimizer.steps);
+  checkpoint.write_matrix("theta", run.state.theta);
+  checkpoint.write_matrix("optimizer_first", run.state.optimizer.first);
+  checkpoint.write_matrix("optimizer_second", run.state.optimizer.second);
+  commit(file, path);
 }
 
 h5::File open_run(const std::string& path) {
@@ -211,67 +343,86 @@ h5::File open_run(const std::string& path) {
   if (!file.has_attr("format") || file.attr_string("format") != kRunFormat) {
     throw std::runtime_error("not a linicl run file (no format = \"linicl-run\"): " + path);
   }
+  reading(path, [&] {
+    const std::int64_t version = file.attr_int("format_version");
+    require(version == kRunFormatVersion, "attribute 'format_version'",
+            std::to_string(kRunFormatVersion) + " (newer files need a newer linicl)", version);
+  });
   return file;
 }
 
 RunRecord load_run(const std::string& path) {
   const h5::File file = open_run(path);
-  try {
+  return reading(path, [&] {
     RunRecord run;
-    run.config = read_config(file.group("config"));
+    StoredModel model = read_model(file);
+    run.config = std::move(model.config);
+    run.state.theta = std::move(model.theta);
+    const TrainConfig& config = run.config;
     run.command = file.attr_string("command");
     run.status = file.attr_string("status");
+    require_choice(run.status, "attribute 'status'",
+                   {"running", "completed", "stopped", "diverged"});
     run.reason = file.attr_string("reason");
     run.sigma = file.read_matrix("/data/Sigma");
+    check_covariance(run.sigma, config.dim, "/data/Sigma");
     run.sigma_w = file.read_matrix("/data/Sigma_w");
+    check_covariance(run.sigma_w, config.dim, "/data/Sigma_w");
+
     const h5::Node checkpoint = file.group("checkpoint");
-    run.state.step = checkpoint.attr_int("step");
-    run.state.optimizer.steps = checkpoint.attr_int("optimizer_steps");
-    run.state.theta = checkpoint.read_matrix("theta").col(0);
-    auto read_vector = [&](const char* name) -> Eigen::VectorXd {
-      const Eigen::MatrixXd m = checkpoint.read_matrix(name);
-      return m.size() == 0 ? Eigen::VectorXd() : Eigen::VectorXd(m.col(0));
-    };
-    run.state.optimizer.first = read_vector("optimizer_first");
-    run.state.optimizer.second = read_vector("optimizer_second");
-    Curves& c = run.state.curves;
-    c.train_step = file.read_int_series("/train/step");
-    c.train_loss = file.read_series("/train/loss");
-    c.grad_norm = file.read_series("/train/grad_norm");
-    c.lr = file.read_series("/train/lr");
-    c.eval_step = file.read_int_series("/eval/step");
-    c.eval_loss = file.read_series("/eval/loss");
+    TrainState& state = run.state;
+    state.step = checkpoint.attr_int("step");
+    require(state.step >= 0 && state.step <= config.steps, "/checkpoint attribute 'step'",
+            "in [0, " + std::to_string(config.steps) + "] (steps of /config)", state.step);
+    state.optimizer.steps = checkpoint.attr_int("optimizer_steps");
+    require(state.optimizer.steps >= 0 && state.optimizer.steps <= state.step,
+            "/checkpoint attribute 'optimizer_steps'",
+            "in [0, " + std::to_string(state.step) + "] (the checkpoint's step)",
+            state.optimizer.steps);
+    // The optimizer's memory: θ's length once it has stepped (SGD keeps no second moment).
+    const std::size_t n = static_cast<std::size_t>(state.theta.size());
+    const bool fresh = state.optimizer.steps == 0;
+    state.optimizer.first =
+        read_column(file, "/checkpoint/optimizer_first", n, "that of /checkpoint/theta", fresh);
+    state.optimizer.second =
+        read_column(file, "/checkpoint/optimizer_second", n, "that of /checkpoint/theta",
+                    fresh || config.optimizer == "sgd");
+    if (state.optimizer.second.size() > 0) {
+      require(state.optimizer.second.minCoeff() >= 0.0, "/checkpoint/optimizer_second",
+              ">= 0 (Adam's second moment)", state.optimizer.second.minCoeff());
+    }
+
+    // Losses may be NaN (a diverged run's last rows); only the shapes and steps are checked.
     // Files written before a series was kept read it as NaN rows.
-    auto read_or_nan = [&](const char* path, std::size_t rows) {
-      return file.exists(path) ? file.read_series(path) : std::vector<double>(rows, kNaN);
+    Curves& c = state.curves;
+    const auto read_or_nan = [&](const std::string& series, const std::string& steps,
+                                 std::size_t rows) {
+      return file.exists(series) ? read_rows<double>(file, series, steps, rows)
+                                 : std::vector<double>(rows, kNaN);
     };
-    c.train_capped = read_or_nan("/train/capped", c.train_loss.size());
-    c.eval_loss_se = read_or_nan("/eval/loss_se", c.eval_loss.size());
-    c.eval_loss_median = read_or_nan("/eval/loss_median", c.eval_loss.size());
-    if (c.train_capped.size() != c.train_loss.size()) {
-      throw std::runtime_error("/train/capped does not match /train/loss");
-    }
-    if (c.eval_loss_se.size() != c.eval_loss.size() ||
-        c.eval_loss_median.size() != c.eval_loss.size()) {
-      throw std::runtime_error("/eval/loss_se or /eval/loss_median does not match /eval/loss");
-    }
-    if (file.exists("track")) c.track = read_track(file.group("track"));
-    if (run.state.theta.size() != run.config.parametrization().size()) {
-      throw std::runtime_error("checkpoint size does not match the config");
-    }
+    const std::string train = "/train/step", eval = "/eval/step";
+    c.train_step = read_steps(file, train, state.step);
+    const std::size_t train_rows = c.train_step.size();
+    c.train_loss = read_rows<double>(file, "/train/loss", train, train_rows);
+    c.grad_norm = read_rows<double>(file, "/train/grad_norm", train, train_rows);
+    c.lr = read_rows<double>(file, "/train/lr", train, train_rows);
+    c.train_capped = read_or_nan("/train/capped", train, train_rows);
+    c.eval_step = read_steps(file, eval, state.step);
+    const std::size_t eval_rows = c.eval_step.size();
+    c.eval_loss = read_rows<double>(file, "/eval/loss", eval, eval_rows);
+    c.eval_loss_se = read_or_nan("/eval/loss_se", eval, eval_rows);
+    c.eval_loss_median = read_or_nan("/eval/loss_median", eval, eval_rows);
+    if (file.exists("/track")) c.track = read_track(file, state.step);
     return run;
-  } catch (const std::exception& e) {
-    throw std::runtime_error("damaged run file '" + path + "': " + e.what());
-  }
+  });
 }
 
-void edit_run_file(const std::string& path, const std::function<void(h5::File&)>& edit) {
+void edit_run_file(const OutputLock& held, const std::function<void(h5::File&)>& edit) {
+  const std::string& path = held.path();
   open_run(path);  // refuse anything that is not a run file before copying it
-  replace_atomically(path, [&](const std::string& tmp) {
-    std::filesystem::copy_file(path, tmp);
-    h5::File file = h5::File::open(tmp, h5::File::Mode::kReadWrite);
-    edit(file);
-  });
+  h5::File file = h5::File::open_in_memory(path);
+  edit(file);
+  commit(file, path);
 }
 
 }  // namespace linicl

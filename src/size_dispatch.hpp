@@ -22,10 +22,18 @@ decltype(auto) dispatch_size(int m, Body&& body, Fallback&& fallback) {
 // model, its Hessian–vector product and the lane kernels. Other sizes take the fallback. (d = 20
 // is not among them: there small_gemm ran the d = 20, n = 20, L = 3 step in 103–106 ms against
 // 142–144 with Eigen's fixed-size products, fastest steps.)
+//
+// A sanitizer build (LINICL_SANITIZE) compiles one size only: the kernels are one template for
+// every N, so one instantiation checks their code, and six would need gigabytes of compiler
+// memory per file under the sanitizers' instrumentation.
 template <class Body, class Fallback>
 decltype(auto) dispatch_kernel_size(int m, Body&& body, Fallback&& fallback) {
+#ifdef LINICL_SANITIZE
+  return dispatch_size<6>(m, std::forward<Body>(body), std::forward<Fallback>(fallback));
+#else
   return dispatch_size<2, 3, 4, 5, 6, 11>(m, std::forward<Body>(body),
                                           std::forward<Fallback>(fallback));
+#endif
 }
 
 }  // namespace linicl

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "support.hpp"
@@ -38,6 +40,7 @@ std::string python(const std::string& code) {
 // Properties of a dataset read straight from the C API, to check what lands on disk.
 struct OnDisk {
   bool chunked;
+  bool checksummed;           // the Fletcher-32 filter
   bool unlimited;             // along the first axis
   hid_t type_on_disk_equals;  // the type passed in, if the stored type equals it; else -1
 };
@@ -51,7 +54,10 @@ OnDisk inspect(const Node& node, const std::string& path, hid_t expected_type) {
   hsize_t dims[H5S_MAX_RANK] = {};
   hsize_t maxdims[H5S_MAX_RANK] = {};
   REQUIRE(H5Sget_simple_extent_dims(space.get(), dims, maxdims) >= 0);
-  return {H5Pget_layout(creation.get()) == H5D_CHUNKED, maxdims[0] == H5S_UNLIMITED,
+  return {H5Pget_layout(creation.get()) == H5D_CHUNKED,
+          H5Pget_filter_by_id2(creation.get(), H5Z_FILTER_FLETCHER32, nullptr, nullptr, nullptr, 0,
+                               nullptr, nullptr) >= 0,
+          maxdims[0] == H5S_UNLIMITED,
           H5Tequal(type.get(), expected_type) > 0 ? expected_type : -1};
 }
 
@@ -229,13 +235,15 @@ TEST_CASE("write_array rejects data that does not fill its shape", "[h5]") {
   CHECK_FALSE(file.exists("a"));
 }
 
-TEST_CASE("datasets are stored as little-endian float64", "[h5]") {
+TEST_CASE("datasets are stored as little-endian float64, in one checksummed chunk", "[h5]") {
   TempDir dir;
   const File file = File::create(dir.file("run.h5"));
   file.write_matrix("m", Eigen::MatrixXd::Identity(2, 2));
   const OnDisk disk = inspect(file, "m", H5T_IEEE_F64LE);
   CHECK(disk.type_on_disk_equals == H5T_IEEE_F64LE);
-  CHECK_FALSE(disk.chunked);
+  CHECK(disk.chunked);
+  CHECK(disk.checksummed);
+  CHECK_FALSE(disk.unlimited);
 }
 
 TEST_CASE("a double series round-trips and is chunked and extendable", "[h5]") {
@@ -247,6 +255,7 @@ TEST_CASE("a double series round-trips and is chunked and extendable", "[h5]") {
 
   const OnDisk disk = inspect(file, "train/loss", H5T_IEEE_F64LE);
   CHECK(disk.chunked);
+  CHECK(disk.checksummed);
   CHECK(disk.unlimited);
   CHECK(disk.type_on_disk_equals == H5T_IEEE_F64LE);
 }
@@ -372,8 +381,10 @@ TEST_CASE("attributes are stored with the documented types", "[h5]") {
   CHECK(H5Tequal(stored_type("x").get(), H5T_IEEE_F64LE) > 0);
   CHECK(H5Tequal(stored_type("n").get(), H5T_STD_I64LE) > 0);
   CHECK(H5Tequal(stored_type("flag").get(), H5T_STD_U8LE) > 0);
+  // Fixed length, so that the bytes sit in the checksummed object header (h5.hpp).
   const Handle string_type = stored_type("name");
-  CHECK(H5Tis_variable_str(string_type.get()) > 0);
+  CHECK(H5Tis_variable_str(string_type.get()) == 0);
+  CHECK(H5Tget_size(string_type.get()) == 3);
   CHECK(H5Tget_cset(string_type.get()) == H5T_CSET_UTF8);
 }
 
@@ -435,7 +446,7 @@ TEST_CASE("attr_string reads fixed-length strings of every padding", "[h5]") {
   CHECK(file.attr_string("full") == "exact");
 }
 
-TEST_CASE("attributes written by h5py read back, and strings reach h5py as str", "[h5]") {
+TEST_CASE("attributes written by h5py read back, and strings reach h5py as UTF-8 bytes", "[h5]") {
   if (!h5py_available()) {
     WARN("h5py is not installed under /usr/bin/python3: skipping");
     return;
@@ -444,7 +455,7 @@ TEST_CASE("attributes written by h5py read back, and strings reach h5py as str",
   const std::string path = dir.file("run.h5");
   File::create(path).set_attr("name", "linicl-run");
   CHECK(python("import h5py; f = h5py.File('" + path +
-               "'); print(type(f.attrs['name']).__name__)") == "str");
+               "'); print(f.attrs['name'].decode('utf-8'))") == "linicl-run");
   python("import h5py, numpy as np; f = h5py.File('" + path +
          "', 'a'); f.attrs['fixed'] = np.bytes_(b'gdpp'); f.attrs['count'] = np.int32(12);"
          " f.attrs['ratio'] = np.float32(0.25); f.attrs['text'] = 'Σ'");
@@ -577,4 +588,42 @@ TEST_CASE("no HDF5 object stays open once its file and nodes are gone", "[h5]") 
     CHECK_THROWS_AS(file.read_matrix("missing"), Error);
   }
   CHECK(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == open_before);
+}
+
+TEST_CASE("an in-memory file never touches the disk, and its image reads back", "[h5]") {
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  std::vector<unsigned char> image;
+  {
+    File file = File::create_in_memory(path);
+    file.write_matrix("m", Eigen::MatrixXd::Constant(2, 3, 0.5));
+    file.set_attr("empty", "");
+    image = file.take_image();
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(image.data()),
+             static_cast<std::streamsize>(image.size()));
+  File edited = File::open_in_memory(path);
+  CHECK(edited.read_matrix("m") == Eigen::MatrixXd::Constant(2, 3, 0.5));
+  CHECK(edited.attr_string("empty").empty());
+  edited.set_attr("added", 1.0);
+  CHECK_FALSE(File::open(path).has_attr("added"));  // the edit stays in memory
+}
+
+TEST_CASE("a flipped bit in a dataset's data is a read error, not a wrong value", "[h5]") {
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  File::create(path).write_matrix("m", Eigen::MatrixXd::Constant(4, 4, 0.25));
+  // Locate the stored values (0.25 = 0x3FD0000000000000) and flip one bit of the first.
+  std::fstream bytes(path, std::ios::in | std::ios::out | std::ios::binary);
+  const std::string content((std::istreambuf_iterator<char>(bytes)), {});
+  const std::string quarter("\0\0\0\0\0\0\xd0\x3f", 8);
+  const std::size_t at = content.find(quarter + quarter);
+  REQUIRE(at != std::string::npos);
+  bytes.seekp(static_cast<std::streamoff>(at + 6));
+  bytes.put(static_cast<char>(content[at + 6] ^ 0x01));
+  bytes.close();
+  REQUIRE_THROWS_WITH(File::open(path).read_matrix("m"),
+                      Catch::Contains("cannot read dataset '/m'"));
 }

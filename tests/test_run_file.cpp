@@ -4,44 +4,12 @@
 #include <filesystem>
 #include <sstream>
 
-#include "fixtures.hpp"
 #include "linicl/run_file.hpp"
+#include "run_fixture.hpp"
 #include "support.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;
-
-namespace {
-
-RunRecord small_run() {
-  RunRecord run;
-  run.config.dim = 2;
-  run.config.layers = 2;
-  run.config.heads = 2;
-  run.config.spectrum = {};
-  run.sigma = rotated_covariance(2, 3.0);
-  run.sigma_w = Eigen::MatrixXd::Identity(2, 2);
-  RandomStream rs(1, Purpose::kTest);
-  run.state.theta = random_matrix(run.config.parametrization().size(), 1, rs);
-  run.state.optimizer.first = random_matrix(run.state.theta.size(), 1, rs);
-  run.state.optimizer.second = random_matrix(run.state.theta.size(), 1, rs).cwiseAbs();
-  run.state.optimizer.steps = 7;
-  run.state.step = 7;
-  run.state.curves.train_step = {0, 1, 2};
-  run.state.curves.train_loss = {3.0, 2.0, 1.5};
-  run.state.curves.grad_norm = {1.0, 0.5, 0.25};
-  run.state.curves.lr = {0.1, 0.1, 0.1};
-  run.state.curves.train_capped = {0.0, 0.25, 0.0};
-  run.state.curves.eval_step = {0};
-  run.state.curves.eval_loss = {3.25};
-  run.state.curves.eval_loss_se = {0.5};
-  run.state.curves.eval_loss_median = {1.75};
-  run.status = "completed";
-  run.command = "linicl train -d 2";
-  return run;
-}
-
-}  // namespace
 
 TEST_CASE("a run file round-trips exactly") {
   TempDir dir;
@@ -76,11 +44,12 @@ TEST_CASE("h5py reads the weights as [L, H, d+1, d+1], row-major, and the config
   save_run(dir.file("r.h5"), run);
   Weights w = run.config.parametrization().make_weights();
   run.config.parametrization().expand(run.state.theta, w);
+  // Strings are fixed-length (h5.hpp), which h5py reads as bytes.
   const CommandResult result = run_command(
       "/usr/bin/python3 -c \"import h5py; f = h5py.File('" + dir.file("r.h5") +
-      "', 'r'); P = f['weights/P']; print(P.shape, repr(P[1, 0, 0, 2]), repr(P[1, 0, 2, 0]), "
-      "f.attrs['format'], f['config'].attrs['param'], int(f['config'].attrs['dim']), "
-      "type(f['config'].attrs['x-dist']).__name__)\"");
+      "', 'r'); P = f['weights/P']; c = f['config'].attrs; print(P.shape, repr(P[1, 0, 0, 2]), "
+      "repr(P[1, 0, 2, 0]), f.attrs['format'].decode(), c['param'].decode(), int(c['dim']), "
+      "type(c['x-dist'].decode()).__name__)\"");
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   CHECK_THAT(result.output, Catch::StartsWith("(2, 2, 3, 3) "));

@@ -15,6 +15,12 @@
 
 namespace linicl {
 
+// Where a config came from, for check()'s messages: an option is named as the user can change
+// it, "--eval-every" on the command line and in --config files (which share those names),
+// "/config attribute 'eval-every'" in a run file.
+enum class ConfigSource { kCommandLine, kRunFile };
+std::string option_label(const std::string& name, ConfigSource source);
+
 struct TrainConfig {
   // Task (§2)
   int dim = 5;
@@ -76,8 +82,9 @@ struct TrainConfig {
   std::uint64_t seed = 0;
   std::uint64_t eval_seed = 1000003;
 
-  // Throws std::invalid_argument("--name must be ... (got ...)") for the first bad option.
-  void check() const;
+  // Throws std::invalid_argument("<option> must be ... (got ...)") for the first bad option,
+  // named by option_label: every option with a range or a name table is checked.
+  void check(ConfigSource source = ConfigSource::kCommandLine) const;
 
   TaskSpec task_spec() const;
   CovarianceSpec covariance_spec() const;

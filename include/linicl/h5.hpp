@@ -4,13 +4,19 @@
 // from the C API becomes an h5::Error naming the call and the object, and HDF5's automatic
 // error printer is silenced: errors are reported by the caller, not printed to stderr.
 // Matrices are stored row-major, exactly as they read on paper; strings are variable-length
-// UTF-8. All HDF5 calls must come from one thread.
+// UTF-8 of fixed length. All HDF5 calls must come from one thread.
+//
+// Files are written in HDF5's newest format with a Fletcher-32 checksum on every dataset, so
+// that a flipped bit anywhere in metadata, attributes or data is a clear read error (§10).
+// String attributes are fixed-length: their bytes then live in the checksummed object header,
+// not in the unchecksummed global heap that variable-length strings use.
 #pragma once
 
 #include <hdf5.h>
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,6 +41,8 @@ class Handle {
   ~Handle();
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
+  // Closes now and returns the closer's result (negative on failure); the handle is empty after.
+  herr_t close();
 
  private:
   hid_t id_ = -1;
@@ -86,24 +94,50 @@ class Node {
   std::int64_t attr_int(const std::string& name) const;  // accepts integer attributes only
   bool attr_bool(const std::string& name) const;
 
+ protected:
+  Handle& handle() { return handle_; }
+
  private:
   Handle handle_;
   std::string name_;
 };
 
+// The bytes of an in-memory File, captured when it closes (h5.cpp).
+struct MemoryImage {
+  std::vector<unsigned char> bytes;
+  std::size_t size = 0;  // the file's length: its buffer may be longer
+  bool captured = false;
+};
+
 class File : public Node {
  public:
   enum class Mode { kRead, kReadWrite };
-  // Creates a new file; fails if it exists (callers write to a temporary name and rename).
+  // Creates a new file on disk; fails if it exists.
   static File create(const std::string& path);
   // Opens an existing HDF5 file; a clear Error if it is missing or not HDF5.
   static File open(const std::string& path, Mode mode = Mode::kRead);
+  // A file that lives in memory only, empty or a copy of `path`: nothing reaches the disk
+  // until take_image()'s bytes are written out (by write_file_atomically), so a failing disk
+  // can never leave HDF5 with a half-closed file. `name` labels error messages.
+  static File create_in_memory(const std::string& name);
+  static File open_in_memory(const std::string& path);
+  // Closes the in-memory file and returns its bytes: the whole file, as on disk.
+  std::vector<unsigned char> take_image();
   const std::string& path() const { return path_; }
   void flush() const;
+  // Closes now, reporting a failure that the destructor would have to swallow.
+  void close();
+
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
 
  private:
   File(Handle handle, std::string path);
   std::string path_;
+  std::unique_ptr<MemoryImage> image_;  // where an in-memory file's bytes land when it closes
 };
 
 }  // namespace linicl::h5

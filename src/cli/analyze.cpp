@@ -1,7 +1,5 @@
 // `linicl analyze FILE`: which algorithm each layer implements (§8); tables on stdout,
 // results into /analysis of the run file.
-#include <omp.h>
-
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -9,6 +7,7 @@
 
 #include "commands.hpp"
 #include "linicl/analysis.hpp"
+#include "linicl/resources.hpp"
 #include "linicl/run_file.hpp"
 
 namespace linicl::cli {
@@ -99,18 +98,16 @@ void print_weights(const AnalysisReport& report) {
 }
 
 int run_analyze(const AnalyzeArgs& args) {
-  if (args.threads < 0) {
-    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
-                                ")");
-  }
-  if (args.threads > 0) omp_set_num_threads(args.threads);
+  const int threads = use_threads(args.threads);
   args.options.check();
+  const OutputLock lock(args.path);  // held from reading the run to writing its results
   const RunRecord run = load_run(args.path);
+  check_resources(estimate_analysis(run.config, args.options, threads), machine_limits());
   const Parametrization param = run.config.parametrization();
   Weights weights = param.make_weights();
   param.expand(run.state.theta, weights);
   const AnalysisReport report = analyze(run.config, run.sigma, run.sigma_w, weights, args.options);
-  edit_run_file(args.path, [&](h5::File& file) { write_analysis(file, report); });
+  edit_run_file(lock, [&](h5::File& file) { write_analysis(file, report); });
   std::printf("%s: %d-layer %s model, d = %d, n = %d; %d evaluation prompts (seed %llu)\n",
               args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
               run.config.context, args.options.prompts,
@@ -141,32 +138,28 @@ Runner add_analyze(CLI::App& app) {
   auto args = std::make_shared<AnalyzeArgs>();
   AnalysisOptions& o = args->options;
   cmd->add_option("file", args->path, "run file")->required();
-  cmd->add_option("--prompts", o.prompts, "evaluation prompts (>= 2: a standard error needs two)")
-      ->capture_default_str();
-  cmd->add_option("--calibration", o.calibration_prompts,
-                  "prompts on which GD's step, the GD++ and a*Sigma^-1 scalars and the probes are "
-                  "fitted")
-      ->capture_default_str();
-  cmd->add_option("--max-steps", o.max_steps, "steps K of gd, pgd-theory and newton")
-      ->capture_default_str();
-  cmd->add_option("--ridge-lambda", o.ridge_lambda,
-                  "ridge lambda, > 0 (default: sigma^2, at least 1e-8)")
-      ->check(positive())
-      ->capture_default_str();
+  add_number(*cmd, "--prompts", o.prompts, "evaluation prompts (>= 2: a standard error needs two)");
+  add_number(*cmd, "--calibration", o.calibration_prompts,
+             "prompts on which GD's step, the GD++ and a*Sigma^-1 scalars and the probes are "
+             "fitted");
+  add_number(*cmd, "--max-steps", o.max_steps, "steps K of gd, pgd-theory and newton");
+  // -1, the default's sentinel (sigma^2), is not a value to give.
+  add_number(*cmd, "--ridge-lambda", o.ridge_lambda,
+             "ridge lambda, > 0 (default: sigma^2, at least 1e-8)")
+      ->check(rule<double>("--ridge-lambda", "> 0", [](double lambda) { return lambda > 0.0; }));
   cmd->add_option("--newton-start", o.newton_start,
                   "Newton's M_0 = alpha S: spectral (alpha = 2/(lambda_max^2 + lambda_min^2)) or "
                   "frobenius (alpha = 1/|S S|_F)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, NewtonStart>{
           {"spectral", NewtonStart::kSpectral}, {"frobenius", NewtonStart::kFrobenius}}))
+      ->transform(one_of("--newton-start", {"spectral", "frobenius"}))  // runs first
       ->default_str("spectral");
-  cmd->add_option("--fit-tolerance", o.fit.gradient_tolerance,
-                  "fitted learners: converged when |gradient| <= this x (1 + loss), in (0, 1)")
-      ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "seed of the evaluation and calibration prompts")
-      ->check(non_negative())
-      ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
-      ->capture_default_str();
+  add_number(*cmd, "--fit-tolerance", o.fit.gradient_tolerance,
+             "fitted learners: converged when |gradient| <= this x (1 + loss), in (0, 1)")
+      ->check(rule<double>("--fit-tolerance", "in (0, 1)",
+                           [](double tolerance) { return tolerance > 0.0 && tolerance < 1.0; }));
+  add_number(*cmd, "--seed", o.seed, "seed of the evaluation and calibration prompts");
+  add_threads_option(*cmd, args->threads);
   return [args](const std::string&) { return run_analyze(*args); };
 }
 

@@ -3,6 +3,8 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "commands.hpp"
@@ -31,6 +33,7 @@ void print_config(const TrainConfig& config) {
   });
 }
 
+// load_run has checked that `steps` and `values` have the same length.
 template <class Step, class Value>
 void print_curve(const char* label, const std::vector<Step>& steps,
                  const std::vector<Value>& values) {
@@ -80,9 +83,16 @@ int run_inspect(const std::string& path) {
   Weights weights = param.make_weights();
   param.expand(run.state.theta, weights);
   const bool structured = c.param != "full";
+  // One pgd layer has the closed form Γ* of §7.1, unless the covariate law lacks the moments
+  // it needs: then inspect says so and prints everything else.
   std::unique_ptr<OneLayerTheory> theory;
+  std::string no_theory;
   if (c.param == "pgd" && c.layers == 1) {
-    theory = std::make_unique<OneLayerTheory>(c.task_spec(), run.sigma, run.sigma_w);
+    try {
+      theory = std::make_unique<OneLayerTheory>(c.task_spec(), run.sigma, run.sigma_w);
+    } catch (const std::invalid_argument& e) {
+      no_theory = e.what();
+    }
   }
   for (int l = 0; l < c.layers; ++l) {
     std::cout << "layer " << l << "\n";
@@ -98,6 +108,8 @@ int run_inspect(const std::string& path) {
       print_matrix(std::cout, "closed form Gamma* (docs/math.md §7.1)", theory->gamma_star(), "  ");
       std::cout << "  relative distance |Gamma - Gamma*|_F / |Gamma*|_F = "
                 << relative_distance(gamma, theory->gamma_star()) << "\n";
+    } else if (!no_theory.empty()) {
+      std::cout << "  no closed form Gamma* (docs/math.md §7.1): " << no_theory << "\n";
     }
   }
   return 0;

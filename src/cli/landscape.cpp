@@ -1,7 +1,5 @@
 // `linicl landscape FILE MODE`: the loss landscape at a run's weights (§9); a summary on
 // stdout, results into /landscape/MODE of the run file (through a temporary file).
-#include <omp.h>
-
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -9,6 +7,7 @@
 
 #include "commands.hpp"
 #include "linicl/landscape.hpp"
+#include "linicl/resources.hpp"
 #include "linicl/run_file.hpp"
 
 namespace linicl::cli {
@@ -72,10 +71,15 @@ void print_critical(const std::string& name, const CriticalPoint& p) {
   print_curvature(p.curvature);
 }
 
+// Points per axis of a slice: --points, or 21 in 1-D and 15 in 2-D.
+int points_per_axis(const LandscapeArgs& args) {
+  return args.points > 0 ? args.points : (args.dims == 1 ? 21 : 15);
+}
+
 // The grid of a slice: the given range, or [-1, 1] along random directions and
 // [-0.25, 1.25] along a line to a point (0 is the run, 1 the point).
 Eigen::VectorXd grid(const LandscapeArgs& args, bool line) {
-  const int points = args.points > 0 ? args.points : (args.dims == 1 ? 21 : 15);
+  const int points = points_per_axis(args);
   const double lo = args.range.empty() ? (line ? -0.25 : -1.0) : args.range[0];
   const double hi = args.range.empty() ? (line ? 1.25 : 1.0) : args.range[1];
   return Eigen::VectorXd::LinSpaced(points, lo, hi);
@@ -104,16 +108,16 @@ Eigen::VectorXd slice_target(const LandscapeArgs& args, const RunRecord& run,
 }
 
 int run_landscape(const LandscapeArgs& args) {
-  if (args.threads < 0) {
-    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
-                                ")");
-  }
-  if (args.threads > 0) omp_set_num_threads(args.threads);
+  const int threads = use_threads(args.threads);
   args.options.check();
   if (!args.range.empty() && (args.range.size() != 2 || !(args.range[0] < args.range[1]))) {
     throw std::invalid_argument("--range must be two numbers LO HI with LO < HI");
   }
+  const OutputLock lock(args.path);  // held from reading the run to writing its results
   const RunRecord run = load_run(args.path);
+  check_resources(estimate_landscape(run.config, args.options, args.mode,
+                                     std::pow(points_per_axis(args), args.dims), threads),
+                  machine_limits());
   if (args.layer >= run.config.layers) {
     throw std::invalid_argument("--layer must be in [0, " + std::to_string(run.config.layers) +
                                 ") for " + args.path + " (got " + std::to_string(args.layer) + ")");
@@ -131,12 +135,15 @@ int run_landscape(const LandscapeArgs& args) {
   const Parametrization param = run.config.parametrization();
   Landscape landscape(sampler, param, args.options);
   const Eigen::VectorXd& theta = run.state.theta;
-  std::printf(
-      "%s: %d-layer %s model, d = %d, n = %d, %lld parameters; pool of %d prompts (seed "
-      "%llu)\n",
-      args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
-      run.config.context, static_cast<long long>(param.size()), args.options.pool,
-      static_cast<unsigned long long>(args.options.seed));
+  // Printed once the mode has its results: a mode that refuses the run prints nothing else.
+  const auto print_header = [&] {
+    std::printf(
+        "%s: %d-layer %s model, d = %d, n = %d, %lld parameters; pool of %d prompts (seed "
+        "%llu)\n",
+        args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
+        run.config.context, static_cast<long long>(param.size()), args.options.pool,
+        static_cast<unsigned long long>(args.options.seed));
+  };
 
   std::function<void(const h5::Node&)> write;
   if (args.mode == "exact") {
@@ -151,6 +158,7 @@ int run_landscape(const LandscapeArgs& args) {
     const Eigen::MatrixXd gradient = theory->gradient(gamma);
     const Eigen::VectorXd hessian_eigenvalues =
         Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory->hessian()).eigenvalues();
+    print_header();
     std::printf("  exact f %.10g at the run's Gamma, sampled %.6g +- %.2g (%.2f standard errors)\n",
                 exact, sampled.mean, sampled.standard_error,
                 (sampled.mean - exact) / sampled.standard_error);
@@ -172,12 +180,14 @@ int run_landscape(const LandscapeArgs& args) {
     };
   } else if (args.mode == "curvature") {
     const Curvature curvature = landscape.curvature(theta);
+    print_header();
     print_curvature(curvature);
     write = [=](const h5::Node& g) { write_curvature(g, curvature); };
   } else if (args.mode == "critical") {
     std::vector<std::pair<std::string, CriticalPoint>> points;
     if (landscape.theory()) points.emplace_back("one_layer_minimum", one_layer_minimum(landscape));
     points.emplace_back("family", fit_theory_family(landscape, run.sigma));
+    print_header();
     for (const auto& [name, point] : points) print_critical(name, point);
     write = [=](const h5::Node& g) {
       for (const auto& [name, point] : points) write_critical_point(g.create_group(name), point);
@@ -207,6 +217,7 @@ int run_landscape(const LandscapeArgs& args) {
         compute_slice(landscape, theta, u, alpha, args.dims == 2 ? &v : nullptr, beta);
     Eigen::Index i = 0, j = 0;
     slice.loss.minCoeff(&i, &j);
+    print_header();
     std::printf("  %dx%lld slice along %s\n", static_cast<int>(alpha.size()),
                 static_cast<long long>(std::max<Eigen::Index>(1, beta.size())), what.c_str());
     std::printf("  loss at the run %.6g; lowest %.6g at alpha %.3g", landscape.loss(theta).mean,
@@ -223,7 +234,7 @@ int run_landscape(const LandscapeArgs& args) {
     };
   }
 
-  edit_run_file(args.path, [&](h5::File& file) {
+  edit_run_file(lock, [&](h5::File& file) {
     const std::string where = "/landscape/" + args.mode;
     file.remove(where);
     const h5::Node group = file.create_group(where);
@@ -254,48 +265,41 @@ Runner add_landscape(CLI::App& app) {
                   "curvature: Hessian spectrum, sharpness, robust condition number; "
                   "slice: 1-D/2-D loss surface; critical: fit the §7 families and check them")
       ->required()
-      ->check(CLI::IsMember({"exact", "curvature", "slice", "critical"}));
-  cmd->add_option("--pool", o.pool, "prompts of the fixed evaluation pool (>= 32)")
-      ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "seed of the pool")
-      ->check(non_negative())
-      ->capture_default_str();
-  cmd->add_option("--full-limit", o.full_limit,
-                  "full Hessian spectrum up to this many parameters, Lanczos beyond")
-      ->capture_default_str();
-  cmd->add_option("--lanczos-wanted", o.lanczos_wanted, "Lanczos: eigenvalues at each end")
-      ->capture_default_str();
-  cmd->add_option("--lanczos-iterations", o.lanczos_iterations, "Lanczos: Krylov dimension cap")
-      ->capture_default_str();
-  cmd->add_option("--quadrature-probes", o.quadrature_probes,
-                  "median beyond --full-limit: quadrature probes")
-      ->capture_default_str();
-  cmd->add_option("--quadrature-steps", o.quadrature_steps,
-                  "median beyond --full-limit: Lanczos steps per probe")
-      ->capture_default_str();
-  cmd->add_option("--dims", args->dims, "slice: 1 or 2 dimensions")
-      ->check(CLI::IsMember({1, 2}))
-      ->capture_default_str();
+      ->check(one_of("mode", {"exact", "curvature", "slice", "critical"}));
+  add_number(*cmd, "--pool", o.pool, "prompts of the fixed evaluation pool (>= 32)");
+  add_number(*cmd, "--seed", o.seed, "seed of the pool");
+  add_number(*cmd, "--full-limit", o.full_limit,
+             "full Hessian spectrum up to this many parameters, Lanczos beyond");
+  // LandscapeOptions::check() doubles it, which must not overflow.
+  add_number(*cmd, "--lanczos-wanted", o.lanczos_wanted, "Lanczos: eigenvalues at each end")
+      ->check(rule<int>("--lanczos-wanted", "in [1, 1000000]",
+                        [](int wanted) { return wanted >= 1 && wanted <= 1000000; }));
+  add_number(*cmd, "--lanczos-iterations", o.lanczos_iterations, "Lanczos: Krylov dimension cap");
+  add_number(*cmd, "--quadrature-probes", o.quadrature_probes,
+             "median beyond --full-limit: quadrature probes");
+  add_number(*cmd, "--quadrature-steps", o.quadrature_steps,
+             "median beyond --full-limit: Lanczos steps per probe");
+  add_number(*cmd, "--dims", args->dims, "slice: 1 or 2 dimensions")
+      ->check(rule<int>("--dims", "1 or 2", [](int dims) { return dims == 1 || dims == 2; }));
   cmd->add_option("--direction", args->direction,
                   "slice: random (filter-normalized), theory (the line to the theory point), "
                   "init (the line to the run's initialization) or a run FILE (the line to its "
                   "weights); with --dims 2 the second direction is random")
       ->capture_default_str();
-  cmd->add_option("--layer", args->layer,
-                  "slice: random directions move only this layer (0-based; -1: all)")
-      ->check(CLI::Range(-1, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("--points", args->points, "slice: grid points per axis (0: 21 in 1-D, 15 in 2-D)")
-      ->check(CLI::Range(0, 1001))
-      ->capture_default_str();
+  add_number(*cmd, "--layer", args->layer,
+             "slice: random directions move only this layer (0-based; -1: all)")
+      ->check(rule<int>("--layer", ">= -1", [](int layer) { return layer >= -1; }));
+  add_number(*cmd, "--points", args->points,
+             "slice: grid points per axis (0: 21 in 1-D, 15 in 2-D)")
+      ->check(rule<int>("--points", "in [0, 1001]",
+                        [](int points) { return points >= 0 && points <= 1001; }));
+  // Finite by number(); LO < HI is checked with the rest.
   cmd->add_option("--range", args->range,
                   "slice: LO HI of the grid (default -1 1 random, -0.25 1.25 along a line)")
-      ->expected(2);
-  cmd->add_option("--direction-seed", args->direction_seed, "slice: seed of random directions")
-      ->check(non_negative())
-      ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
-      ->capture_default_str();
+      ->expected(2)
+      ->transform(number<double>("--range"));
+  add_number(*cmd, "--direction-seed", args->direction_seed, "slice: seed of random directions");
+  add_threads_option(*cmd, args->threads);
   return [args](const std::string&) { return run_landscape(*args); };
 }
 

@@ -11,12 +11,17 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
 #include "commands.hpp"
 #include "linicl/analysis.hpp"
+#include "linicl/atomic_file.hpp"
 #include "linicl/problem.hpp"
+#include "linicl/resources.hpp"
 #include "linicl/run_file.hpp"
 #include "linicl/theory.hpp"
 #include "linicl/trainer.hpp"
@@ -38,6 +43,7 @@ struct TrainArgs {
   int threads = 0;
   int closing_prompts = 1000;             // the closing comparison with the learners (0: off)
   std::vector<CLI::Option*> run_options;  // the options that define a run (all of TrainConfig)
+  std::set<const CLI::Option*> flags;     // the boolean ones among them
   CLI::Option* steps_option = nullptr;
 };
 
@@ -53,13 +59,15 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
     if constexpr (std::is_same_v<T, bool>) {
       option = cmd.add_flag(flags + ",!--no-" + name, field,
                             std::string(help) + (field ? " (default: on)" : " (default: off)"));
+      option->check(boolean(option->get_name()));
+      args.flags.insert(option);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      option = cmd.add_option(flags, field, help);
     } else {
       option = cmd.add_option(flags, field, help);
+      option->transform(number<T>(option->get_name()));
     }
     option->capture_default_str();
-    if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
-      option->check(non_negative());
-    }
     if constexpr (std::is_same_v<T, std::vector<double>>) {
       option->delimiter(',');
     } else {
@@ -70,51 +78,76 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
   });
 }
 
-std::string default_output_path(std::uint64_t seed) {
+// Claims a new file under runs/: the first free name that this process can lock, so that two
+// runs started in the same second never share a file.
+std::string claim_default_output(std::uint64_t seed, std::optional<OutputLock>& lock) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   const std::string base = "runs/run-" + std::string(stamp) + "-seed" + std::to_string(seed);
-  std::string path = base + ".h5";
-  for (int i = 1; fs::exists(path); ++i) path = base + "-" + std::to_string(i) + ".h5";
-  return path;
-}
-
-std::string trim(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r");
-  return text.substr(first, last - first + 1);
-}
-
-// "true" for "false" and the reverse, in any of the spellings CLI11 accepts for a flag.
-std::string negate_bool(const std::string& value, const std::string& what) {
-  static const char* const kTrue[] = {"true", "1", "yes", "on"};
-  static const char* const kFalse[] = {"false", "0", "no", "off"};
-  for (const char* t : kTrue) {
-    if (value == t) return "false";
+  fs::create_directories("runs");
+  for (int i = 0;; ++i) {
+    const std::string path = base + (i == 0 ? "" : "-" + std::to_string(i)) + ".h5";
+    if (fs::exists(path)) continue;
+    try {
+      lock.emplace(path);
+    } catch (const FileInUse&) {
+      continue;  // another run is claiming this name right now
+    }
+    if (!fs::exists(path)) {
+      check_output_target(path);
+      return path;
+    }
+    lock.reset();
   }
-  for (const char* f : kFalse) {
-    if (value == f) return "true";
-  }
-  throw std::invalid_argument(what + ": expected true or false (got '" + value + "')");
 }
 
-// Reads `name = value` lines (# starts a comment; [sections] are ignored) into the options
-// that the command line did not set: the command line wins. Unknown names are refused.
+// A config file is a small regular file: a folder would read as empty, /dev/zero never ends
+// and a FIFO blocks until someone writes to it.
+constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+
+std::string read_config_file(const std::string& path) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (!fs::exists(status)) throw std::invalid_argument("--config: '" + path + "' does not exist");
+  if (!fs::is_regular_file(status)) {
+    throw std::invalid_argument("--config: '" + path + "' is not a regular file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad() || (!in && !in.eof())) {
+    throw std::invalid_argument("--config: cannot read '" + path + "'");
+  }
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes) {
+    throw std::invalid_argument("--config: '" + path +
+                                "' is larger than 1 MiB; a config file holds name = value lines");
+  }
+  return text;
+}
+
+// Reads `name = value` lines (# starts a comment; an optional [train] section header) into the
+// options that the command line did not set: the command line wins. A line that is not
+// `name = value`, an unknown or repeated name and another section are syntax errors.
 void apply_config_file(const std::string& path, const TrainArgs& args) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("--config: cannot read '" + path + "'");
+  std::istringstream in(read_config_file(path));
   std::string line;
   std::map<const CLI::Option*, int> first_line;  // the line that set each option
   for (int number = 1; std::getline(in, line); ++number) {
-    line = trim(line.substr(0, line.find('#')));
-    if (line.empty() || line.front() == '[') continue;
-    const auto equals = line.find('=');
+    line = detail::trim(line.substr(0, line.find('#')));
     const std::string where = "--config: " + path + ":" + std::to_string(number) + ": ";
-    if (equals == std::string::npos) throw std::invalid_argument(where + "expected 'name = value'");
-    const std::string name = trim(line.substr(0, equals));
-    std::string value = trim(line.substr(equals + 1));
+    if (line.empty() || line == "[train]") continue;
+    if (line.front() == '[') {
+      throw SyntaxError(where + "section '" + line +
+                        "': a config file holds train options, in no section or in [train]");
+    }
+    const auto equals = line.find('=');
+    const std::string name = detail::trim(line.substr(0, std::min(equals, line.size())));
+    if (equals == std::string::npos || name.empty()) {
+      throw SyntaxError(where + "expected 'name = value' (got '" + line + "')");
+    }
+    std::string value = detail::trim(line.substr(equals + 1));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
         value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
@@ -128,28 +161,32 @@ void apply_config_file(const std::string& path, const TrainArgs& args) {
                                                      "stop-at", "threads", "config"};
       for (const char* only : kCommandLineOnly) {
         if (name == only) {
-          throw std::invalid_argument(where + "'" + name +
-                                      "' is not part of a run's config; give --" + name +
-                                      " on the command line");
+          throw SyntaxError(where + "'" + name + "' is not part of a run's config; give --" + name +
+                            " on the command line");
         }
       }
-      throw std::invalid_argument(where + "unknown option '" + name + "'");
+      throw SyntaxError(where + "unknown option '" + name + "'");
     }
     if (const auto [seen, inserted] = first_line.emplace(option, number); !inserted) {
-      throw std::invalid_argument(where + "'" + name + "' was already set on line " +
-                                  std::to_string(seen->second));
+      throw SyntaxError(where + "'" + name + "' was already set on line " +
+                        std::to_string(seen->second));
     }
     if (option->count() > 0) continue;  // the command line wins
-    // `no-name = true` is `name = false` (and the reverse).
-    if (name.rfind("no-", 0) == 0 && option->check_lname(name.substr(3))) {
-      value = negate_bool(value, where + name);
-    }
     try {
+      // `no-name = true` is `name = false` (and the reverse).
+      if (args.flags.count(option) > 0 && name.rfind("no-", 0) == 0 &&
+          option->check_lname(name.substr(3))) {
+        value = parse_bool(name, value) ? "false" : "true";
+      }
       option->clear();
       option->add_result(value);
       option->run_callback();
+    } catch (const CLI::ValidationError& e) {
+      throw std::invalid_argument(where + e.what());
     } catch (const CLI::Error& e) {
-      throw std::invalid_argument(where + "bad value for " + name + ": " + e.what());
+      throw SyntaxError(where + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + e.what());
     }
   }
 }
@@ -165,12 +202,8 @@ void check_output_path(const std::string& path, bool force) {
   if (!parent.empty() && !fs::is_directory(parent)) {
     throw std::invalid_argument("--out: folder '" + parent.string() + "' does not exist");
   }
-  // Find out now, not after training, whether the folder takes a new file.
-  const std::string probe = path + ".probe-" + std::to_string(::getpid());
-  if (!std::ofstream(probe)) {
-    throw std::invalid_argument("--out: cannot write in the folder of '" + path + "'");
-  }
-  fs::remove(probe);
+  // Find out now, not after training, whether the target may and can be written.
+  check_output_target(path);
 }
 
 // Runs `read` and prefixes the message of anything it throws with the option's name.
@@ -208,13 +241,22 @@ class CheckpointingObserver : public TrainObserver {
   }
   void on_checkpoint(const TrainState& state) override {
     run_.state = state;
-    save_run(path_, run_);
+    try {
+      save_run(path_, run_);
+    } catch (const IoError& e) {
+      if (saved_step_ < 0) throw;
+      throw IoError(std::string(e.what()) + "; the checkpoint of step " +
+                    std::to_string(saved_step_) + " stays in " + path_ +
+                    ": make room and continue it with --resume " + path_);
+    }
+    saved_step_ = state.step;
   }
 
  private:
   RunRecord& run_;
   std::string path_;
   Progress& progress_;
+  std::int64_t saved_step_ = -1;  // the last checkpoint on disk, if any
 };
 
 void print_summary(const RunRecord& run, const std::string& path, double seconds,
@@ -310,14 +352,28 @@ void print_what_it_learned(const RunRecord& run, const std::string& path, int pr
   std::printf(". Run `linicl analyze %s` for every layer against every learner.\n", path.c_str());
 }
 
-int run_train(TrainArgs& args, const std::string& command) {
-  if (args.threads < 0) {
-    throw std::invalid_argument("--threads must be >= 0 (got " + std::to_string(args.threads) +
-                                ")");
+// The step the run stops at: --stop-at, or the end of its schedule.
+std::int64_t stop_step(const TrainArgs& args, const RunRecord& run) {
+  if (args.stop_at < 0 || (args.stop_at > 0 && args.stop_at <= run.state.step)) {
+    throw std::invalid_argument("--stop-at must be 0 or more than the " +
+                                std::to_string(run.state.step) + " steps done (got " +
+                                std::to_string(args.stop_at) + ")");
   }
-  if (args.threads > 0) omp_set_num_threads(args.threads);
+  return args.stop_at > 0 ? std::min(args.stop_at, run.config.steps) : run.config.steps;
+}
+
+// Refuses a run whose memory or work cannot fit this machine, before anything is written.
+void check_run_fits(const TrainArgs& args, const RunRecord& run, int threads) {
+  check_resources(estimate_training(run.config, run.state.step, stop_step(args, run), threads,
+                                    args.closing_prompts),
+                  machine_limits());
+}
+
+int run_train(TrainArgs& args, const std::string& command) {
+  const int threads = use_threads(args.threads);
   RunRecord run;
   std::string out = args.out;
+  std::optional<OutputLock> lock;  // held until the run's last save
   if (!args.resume.empty()) {
     if (!args.config_file.empty()) {
       throw std::invalid_argument("--config: a resumed run keeps its own config");
@@ -328,6 +384,13 @@ int run_train(TrainArgs& args, const std::string& command) {
             option->get_name() + ": a resumed run keeps its own config; only --steps may change");
       }
     }
+    if (out.empty()) {
+      out = args.resume;
+    } else if (!(fs::exists(out) && fs::equivalent(out, args.resume))) {
+      check_output_path(out, args.force);
+    }
+    lock.emplace(out);  // before reading: no one may change the run between read and write
+    check_output_target(out);
     run = prefix_errors("--resume", [&] { return load_run(args.resume); });
     if (run.status == "diverged") {
       throw std::invalid_argument("--resume: '" + args.resume + "' diverged (" + run.reason +
@@ -339,25 +402,12 @@ int run_train(TrainArgs& args, const std::string& command) {
                                   " steps '" + args.resume + "' has done (got " +
                                   std::to_string(run.config.steps) + ")");
     }
-    if (out.empty()) {
-      out = args.resume;
-    } else if (!(fs::exists(out) && fs::equivalent(out, args.resume))) {
-      check_output_path(out, args.force);
-    }
+    check_run_fits(args, run, threads);
   } else {
     if (!args.config_file.empty()) apply_config_file(args.config_file, args);
     run.config = args.config;
     run.config.check();
-    if (out.empty()) {
-      out = default_output_path(run.config.seed);
-    } else {
-      check_output_path(out, args.force);
-    }
-  }
-  if (args.stop_at < 0 || (args.stop_at > 0 && args.stop_at <= run.state.step)) {
-    throw std::invalid_argument("--stop-at must be 0 or more than the " +
-                                std::to_string(run.state.step) + " steps done (got " +
-                                std::to_string(args.stop_at) + ")");
+    check_run_fits(args, run, threads);
   }
   // A resumed run keeps the Σ and Σ_w it was trained on (/data), whatever --cov-file holds now.
   const Problem problem =
@@ -377,9 +427,15 @@ int run_train(TrainArgs& args, const std::string& command) {
       const Eigen::VectorXd theta = initial_theta(run.config);
       run.state = trainer.initial_state(&theta);
     }
+    // Claimed once --cov-file and --init have been read: a refused run leaves nothing behind.
+    if (out.empty()) {
+      out = claim_default_output(run.config.seed, lock);
+    } else {
+      check_output_path(out, args.force);
+      lock.emplace(out);
+    }
   }
-  const std::int64_t stop =
-      args.stop_at > 0 ? std::min(args.stop_at, run.config.steps) : run.config.steps;
+  const std::int64_t stop = stop_step(args, run);
   const std::int64_t first = run.state.step;
 
   if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path());
@@ -420,19 +476,18 @@ Runner add_train(CLI::App& app) {
   add_run_options(*cmd, *args);
   cmd->add_option("-o,--out", args->out,
                   "run file to write (default: a new file under runs/, never overwritten)");
-  cmd->add_flag("--force", args->force, "allow --out to replace an existing file");
+  cmd->add_flag("--force", args->force, "allow --out to replace an existing file")
+      ->check(boolean("--force"));
   cmd->add_option("--resume", args->resume,
                   "continue this run file from its checkpoint (in place unless --out is given)");
-  cmd->add_option("--stop-at", args->stop_at,
-                  "stop after this many steps, keeping the schedule of --steps (0: run to the end)")
-      ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "OpenMP threads (0: the OpenMP default)")
-      ->capture_default_str();
-  cmd->add_option("--closing-prompts", args->closing_prompts,
-                  "after training, compare the layers with fitted GD++, PGD and GD on this many "
-                  "fresh prompts (as many to fit them; 0: off)")
-      ->check(CLI::Range(0, 1000000))
-      ->capture_default_str();
+  add_number(*cmd, "--stop-at", args->stop_at,
+             "stop after this many steps, keeping the schedule of --steps (0: run to the end)");
+  add_threads_option(*cmd, args->threads);
+  add_number(*cmd, "--closing-prompts", args->closing_prompts,
+             "after training, compare the layers with fitted GD++, PGD and GD on this many "
+             "fresh prompts (as many to fit them; 0: off)")
+      ->check(rule<int>("--closing-prompts", "in [0, 1000000]",
+                        [](int prompts) { return prompts >= 0 && prompts <= 1000000; }));
   return [args](const std::string& command) { return run_train(*args, command); };
 }
 
