@@ -52,20 +52,40 @@ void write_config(const h5::Node& group, TrainConfig config) {
   });
 }
 
+// Every series of /train, /eval and /track, with the step series that indexes it: one table
+// for the writer and the reader. visit(path, steps_path, series, optional); an optional
+// series may be missing from files written before it was kept.
+template <class C, class Visit>
+void visit_series(C& c, Visit&& visit) {
+  visit("/train/loss", "/train/step", c.train_loss, false);
+  visit("/train/grad_norm", "/train/step", c.grad_norm, false);
+  visit("/train/lr", "/train/step", c.lr, false);
+  visit("/train/capped", "/train/step", c.train_capped, true);
+  visit("/eval/loss", "/eval/step", c.eval_loss, false);
+  visit("/eval/loss_se", "/eval/step", c.eval_loss_se, true);
+  visit("/eval/loss_median", "/eval/step", c.eval_loss_median, true);
+}
+template <class T, class Visit>
+void visit_track_series(T& t, Visit&& visit) {
+  visit("/track/sharpness", "/track/step", t.sharpness, false);
+  visit("/track/lambda_median", "/track/step", t.median, false);
+  visit("/track/robust_condition", "/track/step", t.robust_condition, false);
+  visit("/track/negative_eigenvalues", "/track/step", t.negative, false);
+  visit("/track/directional_smoothness", "/track/step", t.directional_smoothness, false);
+  visit("/track/grad_norm", "/track/step", t.grad_norm, false);
+  visit("/track/noise_mean", "/track/step", t.noise_mean, false);
+  visit("/track/tail_index", "/track/step", t.tail_index, false);
+}
+
 // /track: one row per tracked step; noise_norms is [rows, batches].
-void write_track(const h5::Node& group, const TrackSeries& t) {
-  group.write_series("step", t.step);
-  group.write_series("sharpness", t.sharpness);
-  group.write_series("lambda_median", t.median);
-  group.write_series("robust_condition", t.robust_condition);
-  group.write_series("negative_eigenvalues", t.negative);
-  group.write_series("directional_smoothness", t.directional_smoothness);
-  group.write_series("grad_norm", t.grad_norm);
-  group.write_series("noise_mean", t.noise_mean);
-  group.write_series("tail_index", t.tail_index);
+void write_track(const h5::Node& file, const TrackSeries& t) {
+  file.write_series("/track/step", t.step);
+  visit_track_series(t, [&](const char* path, const char*, const auto& series, bool) {
+    file.write_series(path, series);
+  });
   Eigen::MatrixXd norms(t.noise_norms.size(), t.noise_norms.front().size());
   for (std::size_t r = 0; r < t.noise_norms.size(); ++r) norms.row(r) = t.noise_norms[r];
-  group.write_matrix("noise_norms", norms);
+  file.write_matrix("/track/noise_norms", norms);
 }
 
 void write_weights(const h5::Node& file, const Weights& w) {
@@ -259,14 +279,10 @@ TrackSeries read_track(const h5::Node& file, std::int64_t last_step) {
   TrackSeries t;
   t.step = read_steps(file, steps, last_step);
   const std::size_t rows = t.step.size();
-  t.sharpness = read_rows<double>(file, "/track/sharpness", steps, rows);
-  t.median = read_rows<double>(file, "/track/lambda_median", steps, rows);
-  t.robust_condition = read_rows<double>(file, "/track/robust_condition", steps, rows);
-  t.negative = read_rows<std::int64_t>(file, "/track/negative_eigenvalues", steps, rows);
-  t.directional_smoothness = read_rows<double>(file, "/track/directional_smoothness", steps, rows);
-  t.grad_norm = read_rows<double>(file, "/track/grad_norm", steps, rows);
-  t.noise_mean = read_rows<double>(file, "/track/noise_mean", steps, rows);
-  t.tail_index = read_rows<double>(file, "/track/tail_index", steps, rows);
+  visit_track_series(t, [&](const char* path, const char*, auto& series, bool) {
+    series =
+        read_rows<typename std::decay_t<decltype(series)>::value_type>(file, path, steps, rows);
+  });
   const std::vector<std::size_t> dims = file.shape("/track/noise_norms");
   require(dims.size() == 2 && dims[0] == rows, "/track/noise_norms",
           "of shape [" + std::to_string(rows) + ", batches] (one row per /track/step)",
@@ -317,15 +333,11 @@ void save_run(const std::string& path, const RunRecord& run) {
 
   const Curves& c = run.state.curves;
   file.write_series("/train/step", c.train_step);
-  file.write_series("/train/loss", c.train_loss);
-  file.write_series("/train/grad_norm", c.grad_norm);
-  file.write_series("/train/lr", c.lr);
-  file.write_series("/train/capped", c.train_capped);
   file.write_series("/eval/step", c.eval_step);
-  file.write_series("/eval/loss", c.eval_loss);
-  file.write_series("/eval/loss_se", c.eval_loss_se);
-  file.write_series("/eval/loss_median", c.eval_loss_median);
-  if (!c.track.empty()) write_track(file.create_group("track"), c.track);
+  visit_series(c, [&](const char* path, const char*, const std::vector<double>& series, bool) {
+    file.write_series(path, series);
+  });
+  if (!c.track.empty()) write_track(file, c.track);
 
   const h5::Node checkpoint = file.create_group("checkpoint");
   checkpoint.set_attr("step", run.state.step);
@@ -393,25 +405,17 @@ RunRecord load_run(const std::string& path) {
     }
 
     // Losses may be NaN (a diverged run's last rows); only the shapes and steps are checked.
-    // Files written before a series was kept read it as NaN rows.
+    // Files written before an optional series was kept read it as NaN rows.
     Curves& c = state.curves;
-    const auto read_or_nan = [&](const std::string& series, const std::string& steps,
-                                 std::size_t rows) {
-      return file.exists(series) ? read_rows<double>(file, series, steps, rows)
-                                 : std::vector<double>(rows, kNaN);
-    };
-    const std::string train = "/train/step", eval = "/eval/step";
-    c.train_step = read_steps(file, train, state.step);
-    const std::size_t train_rows = c.train_step.size();
-    c.train_loss = read_rows<double>(file, "/train/loss", train, train_rows);
-    c.grad_norm = read_rows<double>(file, "/train/grad_norm", train, train_rows);
-    c.lr = read_rows<double>(file, "/train/lr", train, train_rows);
-    c.train_capped = read_or_nan("/train/capped", train, train_rows);
-    c.eval_step = read_steps(file, eval, state.step);
-    const std::size_t eval_rows = c.eval_step.size();
-    c.eval_loss = read_rows<double>(file, "/eval/loss", eval, eval_rows);
-    c.eval_loss_se = read_or_nan("/eval/loss_se", eval, eval_rows);
-    c.eval_loss_median = read_or_nan("/eval/loss_median", eval, eval_rows);
+    c.train_step = read_steps(file, "/train/step", state.step);
+    c.eval_step = read_steps(file, "/eval/step", state.step);
+    visit_series(
+        c, [&](const char* path, const char* steps, std::vector<double>& series, bool optional) {
+          const std::size_t rows =
+              std::string(steps) == "/train/step" ? c.train_step.size() : c.eval_step.size();
+          series = optional && !file.exists(path) ? std::vector<double>(rows, kNaN)
+                                                  : read_rows<double>(file, path, steps, rows);
+        });
     if (file.exists("/track")) c.track = read_track(file, state.step);
     return run;
   });
