@@ -191,21 +191,6 @@ void apply_config_file(const std::string& path, const TrainArgs& args) {
   }
 }
 
-// Refuses an output path that exists (unless --force) or whose folder does not.
-void check_output_path(const std::string& path, bool force) {
-  if (fs::exists(path) && !force) {
-    throw std::invalid_argument("--out: '" + path +
-                                "' exists; pass --force to overwrite it or choose another name");
-  }
-  if (fs::is_directory(path)) throw std::invalid_argument("--out: '" + path + "' is a folder");
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent)) {
-    throw std::invalid_argument("--out: folder '" + parent.string() + "' does not exist");
-  }
-  // Find out now, not after training, whether the target may and can be written.
-  check_output_target(path);
-}
-
 // Runs `read` and prefixes the message of anything it throws with the option's name.
 template <class Read>
 auto prefix_errors(const std::string& option, Read&& read) {
@@ -214,6 +199,16 @@ auto prefix_errors(const std::string& option, Read&& read) {
   } catch (const std::exception& e) {
     throw std::invalid_argument(option + ": " + e.what());
   }
+}
+
+// Refuses an output path that exists (unless --force), or that check_output_target refuses.
+void check_output_path(const std::string& path, bool force) {
+  if (fs::exists(path) && !force) {
+    throw std::invalid_argument("--out: '" + path +
+                                "' exists; pass --force to overwrite it or choose another name");
+  }
+  // Find out now, not after training, whether the target may and can be written.
+  prefix_errors("--out", [&] { check_output_target(path); });
 }
 
 // θ from the final weights of another run of the same shape (--init).
