@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "linicl/analysis.hpp"
-#include "linicl/covariance.hpp"
-#include "linicl/model.hpp"
-#include "linicl/objective.hpp"
-#include "linicl/rng.hpp"
-#include "linicl/task.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/data/covariance.hpp"
+#include "linicl/model/model.hpp"
+#include "linicl/train/objective.hpp"
+#include "linicl/numerics/rng.hpp"
+#include "linicl/data/task.hpp"
 
 namespace linicl::testing {
 

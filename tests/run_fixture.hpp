@@ -4,7 +4,7 @@
 #include <Eigen/Dense>
 
 #include "fixtures.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/io/run_file.hpp"
 
 namespace linicl::testing {
 

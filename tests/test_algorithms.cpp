@@ -5,10 +5,10 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "linicl/algorithms.hpp"
-#include "linicl/analysis.hpp"
-#include "linicl/parametrization.hpp"
-#include "linicl/theory.hpp"
+#include "linicl/analysis/algorithms.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/analysis/theory.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -7,9 +7,9 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "linicl/analysis.hpp"
-#include "linicl/parametrization.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/io/run_file.hpp"
 #include "support.hpp"
 
 using namespace linicl;

@@ -1,4 +1,4 @@
-#include "linicl/atomic_file.hpp"
+#include "linicl/io/atomic_file.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "linicl/resources.hpp"
+#include "linicl/io/resources.hpp"
 #include "support.hpp"
 
 using namespace linicl;

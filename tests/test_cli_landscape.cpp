@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "linicl/h5.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/io/run_file.hpp"
 #include "support.hpp"
 
 using namespace linicl;

@@ -6,8 +6,8 @@
 #include <map>
 #include <tuple>
 
-#include "linicl/h5.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/io/run_file.hpp"
 #include "support.hpp"
 
 using namespace linicl;

@@ -1,4 +1,4 @@
-#include "linicl/covariance.hpp"
+#include "linicl/data/covariance.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

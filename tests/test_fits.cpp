@@ -7,10 +7,10 @@
 #include <functional>
 
 #include "fixtures.hpp"
-#include "linicl/analysis.hpp"
-#include "linicl/covariance.hpp"
-#include "linicl/family_fit.hpp"
-#include "linicl/landscape.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/data/covariance.hpp"
+#include "linicl/analysis/family_fit.hpp"
+#include "linicl/landscape/landscape.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "linicl/h5.hpp"
-#include "linicl/problem.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/train/problem.hpp"
+#include "linicl/io/run_file.hpp"
 #include "support.hpp"
 
 using namespace linicl;

@@ -1,4 +1,4 @@
-#include "linicl/h5.hpp"
+#include "linicl/io/h5.hpp"
 
 #include <catch2/catch.hpp>
 

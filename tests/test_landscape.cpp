@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "fixtures.hpp"
-#include "linicl/covariance.hpp"
-#include "linicl/landscape.hpp"
-#include "linicl/spectrum.hpp"
+#include "linicl/data/covariance.hpp"
+#include "linicl/landscape/landscape.hpp"
+#include "linicl/numerics/spectrum.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

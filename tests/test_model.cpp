@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "fixtures.hpp"
-#include "linicl/model.hpp"
-#include "linicl/parametrization.hpp"
+#include "linicl/model/model.hpp"
+#include "linicl/model/parametrization.hpp"
 #include "reference_model.hpp"
 
 using namespace linicl;

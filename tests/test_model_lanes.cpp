@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "linicl/model_lanes.hpp"
+#include "linicl/model/model_lanes.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -1,6 +1,6 @@
 // Optimizers, learning-rate schedules and gradient clipping (§5) against hand-written
 // reference formulas.
-#include "linicl/optimizer.hpp"
+#include "linicl/train/optimizer.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -9,9 +9,9 @@
 #include <limits>
 #include <string>
 
-#include "linicl/h5.hpp"
-#include "linicl/problem.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/train/problem.hpp"
+#include "linicl/io/run_file.hpp"
 #include "run_fixture.hpp"
 #include "support.hpp"
 

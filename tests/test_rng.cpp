@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "linicl/rng.hpp"
+#include "linicl/numerics/rng.hpp"
 
 using namespace linicl;
 

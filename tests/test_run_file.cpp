@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "linicl/run_file.hpp"
+#include "linicl/io/run_file.hpp"
 #include "run_fixture.hpp"
 #include "support.hpp"
 

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "linicl/small_gemm.hpp"
+#include "linicl/model/small_gemm.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "linicl/rng.hpp"
-#include "linicl/spectrum.hpp"
+#include "linicl/numerics/rng.hpp"
+#include "linicl/numerics/spectrum.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

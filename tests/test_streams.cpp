@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "linicl/landscape.hpp"
-#include "linicl/streams.hpp"
-#include "linicl/trainer.hpp"
+#include "linicl/landscape/landscape.hpp"
+#include "linicl/data/streams.hpp"
+#include "linicl/train/trainer.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -1,6 +1,6 @@
 // Task sampling (§2): moments of every covariate distribution, the shape of each
 // distribution, labels, determinism across threads, and spec validation.
-#include "linicl/task.hpp"
+#include "linicl/data/task.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "linicl/covariance.hpp"
-#include "linicl/rng.hpp"
+#include "linicl/data/covariance.hpp"
+#include "linicl/numerics/rng.hpp"
 
 using Catch::Contains;
 using linicl::Prompt;

@@ -2,8 +2,8 @@
 // model (data/make_torch_reference.py wrote the reference; it is an independent program).
 #include <catch2/catch.hpp>
 
-#include "linicl/h5.hpp"
-#include "linicl/model.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/model/model.hpp"
 
 using namespace linicl;
 

@@ -6,12 +6,12 @@
 #include <stdexcept>
 #include <vector>
 
-#include "linicl/problem.hpp"
-#include "linicl/rng.hpp"
-#include "linicl/run_file.hpp"
-#include "linicl/streams.hpp"
-#include "linicl/tracking.hpp"
-#include "linicl/trainer.hpp"
+#include "linicl/train/problem.hpp"
+#include "linicl/numerics/rng.hpp"
+#include "linicl/io/run_file.hpp"
+#include "linicl/data/streams.hpp"
+#include "linicl/train/tracking.hpp"
+#include "linicl/train/trainer.hpp"
 #include "support.hpp"
 
 using namespace linicl;

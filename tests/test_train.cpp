@@ -3,10 +3,10 @@
 
 #include <algorithm>
 
-#include "linicl/analysis.hpp"
-#include "linicl/problem.hpp"
-#include "linicl/theory.hpp"
-#include "linicl/trainer.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/train/problem.hpp"
+#include "linicl/analysis/theory.hpp"
+#include "linicl/train/trainer.hpp"
 
 using namespace linicl;
 

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "linicl/analysis.hpp"
-#include "linicl/resources.hpp"
-#include "linicl/run_file.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/io/resources.hpp"
+#include "linicl/io/run_file.hpp"
 
 namespace linicl::cli {
 

@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "linicl/require.hpp"
+#include "linicl/numerics/require.hpp"
 
 namespace linicl::cli {
 

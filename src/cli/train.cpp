@@ -18,13 +18,13 @@
 #include <type_traits>
 
 #include "commands.hpp"
-#include "linicl/analysis.hpp"
-#include "linicl/atomic_file.hpp"
-#include "linicl/problem.hpp"
-#include "linicl/resources.hpp"
-#include "linicl/run_file.hpp"
-#include "linicl/theory.hpp"
-#include "linicl/trainer.hpp"
+#include "linicl/analysis/analysis.hpp"
+#include "linicl/io/atomic_file.hpp"
+#include "linicl/train/problem.hpp"
+#include "linicl/io/resources.hpp"
+#include "linicl/io/run_file.hpp"
+#include "linicl/analysis/theory.hpp"
+#include "linicl/train/trainer.hpp"
 #include "terminal.hpp"
 
 namespace linicl::cli {

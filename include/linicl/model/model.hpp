@@ -1,0 +1,92 @@
+// The linear self-attention model, forward and hand-derived backward (§3, §4).
+//
+// Every column of Z_ℓ, the query included, is mapped by the same matrix: Z_{ℓ+1} = (I + K_ℓ) Z_ℓ
+// (§3.2). So the model never needs the (d+1)×(n+1) activations themselves, only
+//     G_ℓ = Z_ℓ M Z_ℓᵀ   and   q_ℓ = Z_ℓ e_{n+1}   (the query column),
+// which evolve as G_{ℓ+1} = (I+K_ℓ) G_ℓ (I+K_ℓ)ᵀ and q_{ℓ+1} = (I+K_ℓ) q_ℓ. A prompt costs
+// O(n·d²) once, for G_0, O(H·d³) per layer below the top one and O(H·d²) for the top one;
+// nothing n×n, nor n×d per layer, is formed.
+// The result is the same function as §3.2, so §4's gradients carry over with G_ℓ, q_ℓ in the
+// place of Z_ℓ (the derivation is in model.cpp).
+#pragma once
+
+#include <Eigen/Dense>
+#include <vector>
+
+#include "linicl/data/task.hpp"
+
+namespace linicl {
+
+// P and Q of every layer and head, each (d+1)×(d+1); index l·heads + h.
+struct Weights {
+  Weights() = default;
+  Weights(int layers, int heads, int dim);
+  int layers = 0, heads = 0, dim = 0;
+  std::vector<Eigen::MatrixXd> P, Q;
+
+  Eigen::MatrixXd& p(int l, int h) { return P[l * heads + h]; }
+  Eigen::MatrixXd& q(int l, int h) { return Q[l * heads + h]; }
+  const Eigen::MatrixXd& p(int l, int h) const { return P[l * heads + h]; }
+  const Eigen::MatrixXd& q(int l, int h) const { return Q[l * heads + h]; }
+  void set_zero();
+  Weights& operator+=(const Weights& other);
+};
+
+// What the model sees of a prompt (§3.1): G_0 = Σ_{i≤n} z_i z_iᵀ, the query column
+// z_{n+1} = [x_{n+1}; 0], and the target y_{n+1} (kept for the loss only).
+struct EmbeddedPrompt {
+  Eigen::MatrixXd gram;
+  Eigen::VectorXd query;
+  double target = 0.0;
+  int context = 0;
+};
+// From the prompt as drawn (labelled; no unpacking into x and y), or unpacked; the same
+// numbers bit for bit.
+void embed(const PromptColumns& prompt, EmbeddedPrompt& out);
+void embed(const Prompt& prompt, EmbeddedPrompt& out);
+
+// Activations kept for backward: G_ℓ and K_ℓ below the top layer (ℓ < L−1; G_{L−1} too), q_ℓ for
+// ℓ = 0…L, and per head the top layer's u_h = Q_h q_{L−1} and v_h = G_{L−1} u_h. The readout
+// sees only q_L = q_{L−1} + (1/n) Σ_h P_h v_h, so neither K_{L−1} nor G_L is formed: the top
+// layer costs O(H·d²), not O(H·d³). Sized on first use.
+struct Tape {
+  std::vector<Eigen::MatrixXd> gram, attention;       // G_ℓ (ℓ ≤ L−1), K_ℓ (ℓ < L−1)
+  std::vector<Eigen::VectorXd> query;                 // q_ℓ
+  std::vector<Eigen::VectorXd> top_keys, top_values;  // u_h, v_h
+};
+
+// Scratch for forward/backward, sized on first use; one per thread.
+struct Workspace {
+  Eigen::MatrixXd a, b, c, gram_grad, next_gram_grad, k_grad;
+  Eigen::VectorXd query_grad, next_query_grad;
+  Eigen::VectorXd top_r, top_s;  // r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward
+};
+
+// ŷ = −[q_L]_{d+1} (§3.3), recording the tape.
+double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws);
+
+// Adds ∂ℒ/∂P and ∂ℒ/∂Q into `grad` for ℒ with ∂ℒ/∂ŷ = dloss_dpred, from a tape of forward.
+void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
+              Weights& grad, Workspace& ws);
+
+// Activations and their derivatives along a direction, for hessian_vector; one per thread.
+struct TangentWorkspace {
+  std::vector<Eigen::MatrixXd> gram, gram_dot, attention, attention_dot;  // G_ℓ, Ġ_ℓ, K_ℓ, K̇_ℓ
+  std::vector<Eigen::VectorXd> query, query_dot;                          // q_ℓ, q̇_ℓ
+};
+
+// Adds ∇²ℓ·dW into `hv` for one prompt's loss ℓ = scale·(ŷ − y)², exactly (the R-operator of
+// forward and backward, model_hessian.cpp). dW is a direction in (P, Q), not a point. Returns ŷ.
+double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt& prompt,
+                      double scale, Weights& hv, TangentWorkspace& ws);
+
+// The query column after ℓ layers as a function of the query: q_ℓ = T_ℓ [x_{n+1}; 0] with
+// T_ℓ = (I+K_{ℓ−1})⋯(I+K_0), so element ℓ = 0…L is the (d+1)×d map T_ℓ [I_d; 0]. Every readout
+// of q_ℓ that is linear (the model's own, a probe) is a linear predictor of x_{n+1}.
+std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const EmbeddedPrompt& prompt);
+
+// Induced weights (§3.6): column ℓ is w_ℓ with ŷ_ℓ = w_ℓᵀ x_{n+1} after ℓ layers (ℓ = 0…L),
+// w_ℓᵀ = −e_{d+1}ᵀ T_ℓ [I_d; 0], T_ℓ = (I+K_{ℓ−1})⋯(I+K_0). Exact, no probing.
+Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt);
+
+}  // namespace linicl

@@ -1,0 +1,59 @@
+// Optimizers, learning-rate schedules and gradient clipping (§5).
+#pragma once
+
+#include <Eigen/Dense>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "linicl/model/parametrization.hpp"
+
+namespace linicl {
+
+enum class OptimizerKind { kSgd, kAdam, kAdamW };
+enum class ScheduleKind { kConstant, kStep, kCosine };
+enum class ClipMode { kGlobal, kMatrix };
+
+OptimizerKind parse_optimizer(const std::string& name);  // adam|adamw|sgd, else invalid_argument
+ScheduleKind parse_schedule(const std::string& name);    // constant|step|cosine
+ClipMode parse_clip_mode(const std::string& name);       // global|matrix
+
+struct OptimizerSpec {
+  OptimizerKind kind = OptimizerKind::kAdam;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
+  double momentum = 0.0;                          // SGD heavy ball μ
+  bool nesterov = false;                          // SGD
+  double weight_decay = 0.0;  // AdamW: decoupled; SGD and Adam: added to the gradient (L2)
+};
+
+// Everything an optimizer carries between steps, saved in checkpoints for bit-exact resume.
+struct OptimizerState {
+  Eigen::VectorXd first, second;  // SGD: velocity in `first`; Adam: m and v
+  std::int64_t steps = 0;         // updates applied so far (Adam's bias correction)
+};
+
+// One update θ ← θ − step(g) with learning rate lr:
+//   SGD       v ← μv + g;  θ ← θ − lr·(Nesterov ? g + μv : v)
+//   Adam      m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − lr·m̂/(√v̂ + ε)
+//   AdamW     θ ← (1 − lr·λ)θ, then the Adam step on g (decay decoupled from the gradient)
+void optimizer_step(const OptimizerSpec& spec, double lr, const Eigen::VectorXd& grad,
+                    Eigen::VectorXd& theta, OptimizerState& state);
+
+struct ScheduleSpec {
+  ScheduleKind kind = ScheduleKind::kConstant;
+  std::int64_t total_steps = 1;
+  std::int64_t warmup = 0;         // linear ramp from lr/warmup to lr over these steps
+  std::int64_t decay_every = 500;  // step: multiply by decay_factor every this many steps
+  double decay_factor = 0.1;
+  double min_lr = 0.0;  // cosine: the value reached at total_steps
+};
+
+// The learning rate for update `step` (0-based).
+double learning_rate(const ScheduleSpec& spec, double base_lr, std::int64_t step);
+
+// Clips g in place to norm ≤ max_norm, as a whole (global) or block by block (matrix), and
+// returns the global norm before clipping. max_norm ≤ 0 disables clipping.
+double clip_gradient(Eigen::VectorXd& grad, double max_norm, ClipMode mode,
+                     const std::vector<ParamBlock>& blocks);
+
+}  // namespace linicl
