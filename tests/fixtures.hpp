@@ -10,10 +10,10 @@
 
 #include "linicl/analysis/analysis.hpp"
 #include "linicl/data/covariance.hpp"
-#include "linicl/model/model.hpp"
-#include "linicl/train/objective.hpp"
-#include "linicl/numerics/rng.hpp"
 #include "linicl/data/task.hpp"
+#include "linicl/model/model.hpp"
+#include "linicl/numerics/rng.hpp"
+#include "linicl/train/objective.hpp"
 
 namespace linicl::testing {
 

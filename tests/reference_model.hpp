@@ -6,8 +6,8 @@
 #include <Eigen/Dense>
 #include <vector>
 
-#include "linicl/model/model.hpp"
 #include "linicl/data/task.hpp"
+#include "linicl/model/model.hpp"
 
 namespace linicl::testing {
 

@@ -7,8 +7,8 @@
 #include "fixtures.hpp"
 #include "linicl/analysis/algorithms.hpp"
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/model/parametrization.hpp"
 #include "linicl/analysis/theory.hpp"
+#include "linicl/model/parametrization.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

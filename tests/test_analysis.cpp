@@ -8,8 +8,8 @@
 
 #include "fixtures.hpp"
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/model/parametrization.hpp"
 #include "linicl/io/run_file.hpp"
+#include "linicl/model/parametrization.hpp"
 #include "support.hpp"
 
 using namespace linicl;

@@ -8,8 +8,8 @@
 
 #include "fixtures.hpp"
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/data/covariance.hpp"
 #include "linicl/analysis/family_fit.hpp"
+#include "linicl/data/covariance.hpp"
 #include "linicl/landscape/landscape.hpp"
 
 using namespace linicl;

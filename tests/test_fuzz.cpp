@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "linicl/io/h5.hpp"
-#include "linicl/train/problem.hpp"
 #include "linicl/io/run_file.hpp"
+#include "linicl/train/problem.hpp"
 #include "support.hpp"
 
 using namespace linicl;

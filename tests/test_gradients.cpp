@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "fixtures.hpp"
-#include "linicl/train/objective.hpp"
 #include "linicl/numerics/statistics.hpp"
+#include "linicl/train/objective.hpp"
 #include "reference_model.hpp"
 
 using namespace linicl;

@@ -5,8 +5,8 @@
 #include <omp.h>
 
 #include "fixtures.hpp"
-#include "linicl/train/objective.hpp"
 #include "linicl/analysis/theory.hpp"
+#include "linicl/train/objective.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

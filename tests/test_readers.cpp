@@ -10,8 +10,8 @@
 #include <string>
 
 #include "linicl/io/h5.hpp"
-#include "linicl/train/problem.hpp"
 #include "linicl/io/run_file.hpp"
+#include "linicl/train/problem.hpp"
 #include "run_fixture.hpp"
 #include "support.hpp"
 

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "fixtures.hpp"
-#include "linicl/train/objective.hpp"
 #include "linicl/numerics/statistics.hpp"
+#include "linicl/train/objective.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

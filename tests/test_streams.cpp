@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "linicl/landscape/landscape.hpp"
 #include "linicl/data/streams.hpp"
+#include "linicl/landscape/landscape.hpp"
 #include "linicl/train/trainer.hpp"
 
 using namespace linicl;

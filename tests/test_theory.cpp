@@ -5,10 +5,10 @@
 #include <cmath>
 
 #include "fixtures.hpp"
-#include "linicl/train/objective.hpp"
-#include "linicl/model/parametrization.hpp"
-#include "linicl/train/problem.hpp"
 #include "linicl/analysis/theory.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/train/objective.hpp"
+#include "linicl/train/problem.hpp"
 
 using namespace linicl;
 using namespace linicl::testing;

@@ -6,10 +6,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "linicl/train/problem.hpp"
-#include "linicl/numerics/rng.hpp"
-#include "linicl/io/run_file.hpp"
 #include "linicl/data/streams.hpp"
+#include "linicl/io/run_file.hpp"
+#include "linicl/numerics/rng.hpp"
+#include "linicl/train/problem.hpp"
 #include "linicl/train/tracking.hpp"
 #include "linicl/train/trainer.hpp"
 #include "support.hpp"

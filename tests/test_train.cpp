@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/train/problem.hpp"
 #include "linicl/analysis/theory.hpp"
+#include "linicl/train/problem.hpp"
 #include "linicl/train/trainer.hpp"
 
 using namespace linicl;

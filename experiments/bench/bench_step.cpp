@@ -19,13 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "linicl/data/task.hpp"
 #include "linicl/model/model_lanes.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/model/small_gemm.hpp"
+#include "linicl/numerics/rng.hpp"
 #include "linicl/train/objective.hpp"
 #include "linicl/train/optimizer.hpp"
-#include "linicl/model/parametrization.hpp"
-#include "linicl/numerics/rng.hpp"
-#include "linicl/model/small_gemm.hpp"
-#include "linicl/data/task.hpp"
 
 namespace {
 
@@ -48,8 +48,8 @@ Stats summarize(std::vector<double> times) {
 }
 
 // Floating-point operations of one prompt's forward and backward as src/model/model.cpp and
-// src/model/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product count
-// nothing; D = d + 1). Sampling and the optimizer are not counted.
+// src/model/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product
+// count nothing; D = d + 1). Sampling and the optimizer are not counted.
 //   embed      G_0 = Σ z_i z_iᵀ, one triangle:  n·D(D + 1) (small_gram and the lane kernels
 //              mirror the other)
 //   below the top layer, forward: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;

@@ -1,6 +1,6 @@
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/numerics/require.hpp"
 #include "linicl/data/streams.hpp"
+#include "linicl/numerics/require.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,12 +11,12 @@
 #include <stdexcept>
 
 #include "linicl/analysis/algorithms.hpp"
-#include "linicl/data/covariance.hpp"
 #include "linicl/analysis/family_fit.hpp"
-#include "linicl/train/objective.hpp"
+#include "linicl/analysis/theory.hpp"
+#include "linicl/data/covariance.hpp"
 #include "linicl/model/parametrization.hpp"
 #include "linicl/numerics/statistics.hpp"
-#include "linicl/analysis/theory.hpp"
+#include "linicl/train/objective.hpp"
 
 namespace linicl {
 

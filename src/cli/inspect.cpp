@@ -8,8 +8,8 @@
 #include <type_traits>
 
 #include "commands.hpp"
-#include "linicl/io/run_file.hpp"
 #include "linicl/analysis/theory.hpp"
+#include "linicl/io/run_file.hpp"
 #include "terminal.hpp"
 
 namespace linicl::cli {

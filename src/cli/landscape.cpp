@@ -6,9 +6,9 @@
 #include <stdexcept>
 
 #include "commands.hpp"
-#include "linicl/landscape/landscape.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
+#include "linicl/landscape/landscape.hpp"
 
 namespace linicl::cli {
 

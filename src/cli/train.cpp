@@ -19,11 +19,11 @@
 
 #include "commands.hpp"
 #include "linicl/analysis/analysis.hpp"
+#include "linicl/analysis/theory.hpp"
 #include "linicl/io/atomic_file.hpp"
-#include "linicl/train/problem.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
-#include "linicl/analysis/theory.hpp"
+#include "linicl/train/problem.hpp"
 #include "linicl/train/trainer.hpp"
 #include "terminal.hpp"
 

@@ -1,8 +1,8 @@
 // Covariances Σ = U diag(λ) Uᵀ of the covariates (§2).
 
 #include "linicl/data/covariance.hpp"
-#include "linicl/numerics/require.hpp"
 #include "linicl/data/streams.hpp"
+#include "linicl/numerics/require.hpp"
 
 #include <cmath>
 #include <limits>

@@ -7,8 +7,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "linicl/data/covariance.hpp"
 #include "linicl/analysis/family_fit.hpp"
+#include "linicl/data/covariance.hpp"
 #include "linicl/numerics/rng.hpp"
 
 namespace linicl {

@@ -1,6 +1,6 @@
 #include "linicl/numerics/spectrum.hpp"
-#include "linicl/numerics/require.hpp"
 #include "linicl/data/streams.hpp"
+#include "linicl/numerics/require.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>

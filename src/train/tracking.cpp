@@ -5,8 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "linicl/train/config.hpp"
 #include "linicl/numerics/spectrum.hpp"
+#include "linicl/train/config.hpp"
 
 namespace linicl {
 

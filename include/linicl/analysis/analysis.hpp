@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "linicl/analysis/algorithms.hpp"
-#include "linicl/train/config.hpp"
 #include "linicl/analysis/family_fit.hpp"
 #include "linicl/io/h5.hpp"
 #include "linicl/model/model.hpp"
+#include "linicl/train/config.hpp"
 
 namespace linicl {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "linicl/analysis/analysis.hpp"
-#include "linicl/train/config.hpp"
 #include "linicl/landscape/landscape.hpp"
+#include "linicl/train/config.hpp"
 
 namespace linicl {
 

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "linicl/io/atomic_file.hpp"
-#include "linicl/train/config.hpp"
 #include "linicl/io/h5.hpp"
+#include "linicl/train/config.hpp"
 #include "linicl/train/trainer.hpp"
 
 namespace linicl {

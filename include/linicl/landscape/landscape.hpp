@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "linicl/analysis/family_fit.hpp"
-#include "linicl/io/h5.hpp"
-#include "linicl/train/objective.hpp"
-#include "linicl/model/parametrization.hpp"
-#include "linicl/numerics/spectrum.hpp"
+#include "linicl/analysis/theory.hpp"
 #include "linicl/data/streams.hpp"
 #include "linicl/data/task.hpp"
-#include "linicl/analysis/theory.hpp"
+#include "linicl/io/h5.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/numerics/spectrum.hpp"
+#include "linicl/train/objective.hpp"
 
 namespace linicl {
 

@@ -11,8 +11,8 @@
 #include <new>
 #include <vector>
 
-#include "linicl/model/model.hpp"
 #include "linicl/data/task.hpp"
+#include "linicl/model/model.hpp"
 
 namespace linicl {
 

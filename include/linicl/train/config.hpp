@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "linicl/data/covariance.hpp"
-#include "linicl/train/optimizer.hpp"
-#include "linicl/model/parametrization.hpp"
 #include "linicl/data/task.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/train/optimizer.hpp"
 
 namespace linicl {
 

@@ -7,10 +7,10 @@
 #include <limits>
 #include <vector>
 
+#include "linicl/data/task.hpp"
 #include "linicl/model/model.hpp"
 #include "linicl/model/model_lanes.hpp"
 #include "linicl/model/parametrization.hpp"
-#include "linicl/data/task.hpp"
 
 namespace linicl {
 

@@ -4,8 +4,8 @@
 #include <Eigen/Dense>
 #include <string>
 
-#include "linicl/train/config.hpp"
 #include "linicl/data/task.hpp"
+#include "linicl/train/config.hpp"
 
 namespace linicl {
 

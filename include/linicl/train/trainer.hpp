@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "linicl/data/task.hpp"
+#include "linicl/model/parametrization.hpp"
 #include "linicl/train/config.hpp"
 #include "linicl/train/objective.hpp"
 #include "linicl/train/optimizer.hpp"
-#include "linicl/model/parametrization.hpp"
-#include "linicl/data/task.hpp"
 #include "linicl/train/tracking.hpp"
 
 namespace linicl {
