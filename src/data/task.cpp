@@ -75,17 +75,13 @@ void draw_isotropic(const TaskSpec& spec, RandomStream& rs, Eigen::Ref<Eigen::Ve
 }
 
 // y_i = σ ε_i + Σ_j w_j x_ij in place of ε_i in the `Width` columns z_i = [x_i; ε_i] (d+1 rows)
-// from z, each summed from σ ε_i over j in order.
-template <Eigen::Index Width>
+// from z (sum_labels).
+template <int Width>
 void add_labels_of(double noise, const double* w, Eigen::Index d, double* z) {
   const Eigen::Index m = d + 1;
-  double sum[Width];
-  for (Eigen::Index b = 0; b < Width; ++b) sum[b] = noise * z[b * m + d];
-  for (Eigen::Index j = 0; j < d; ++j) {
-    for (Eigen::Index b = 0; b < Width; ++b)
-      sum[b] = fused_multiply_add(z[b * m + j], w[j], sum[b]);
-  }
-  for (Eigen::Index b = 0; b < Width; ++b) z[b * m + d] = sum[b];
+  sum_labels<Width>(
+      noise, static_cast<int>(d), [&](int b, int j) { return z[b * m + j]; },
+      [&](int, int j) { return w[j]; }, [&](int b) -> double& { return z[b * m + d]; });
 }
 
 // The labels of all columns, eight at a time, so that eight independent sums hide the latency

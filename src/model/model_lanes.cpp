@@ -1,137 +1,18 @@
 #include "linicl/model/model_lanes.hpp"
 
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
+#include "gram_layers.hpp"
+#include "lane_backend.hpp"
 #include "size_dispatch.hpp"
 
 namespace linicl {
 
-namespace {
+namespace lanes {
 
-constexpr int W = kLanes;
-
-// Operands of a product of M×M matrices. A batched one holds kLanes values per element;
-// a shared one (a weight matrix, Eigen's column-major storage) the same value for all lanes.
-// `T` reads the matrix transposed.
-template <int M, bool T>
-struct Batched {
-  const double* data;
-  const double* at(int i, int k) const { return data + (T ? k * M + i : i * M + k) * W; }
-};
-template <int M, bool T>
-struct Shared {
-  const double* data;
-  double at(int i, int k) const { return T ? data[i * M + k] : data[k * M + i]; }
-};
-
-template <class X>
-inline double lane(const X& x, int l) {
-  if constexpr (std::is_pointer_v<X>) {
-    return x[l];
-  } else {
-    return x;
-  }
-}
-
-// c = base + alpha·A·B, base = 0 when null (base may be c itself, not A or B). A row of c
-// stays in registers (M accumulators of kLanes each) while k runs, so the multiply-adds are
-// independent and throughput-bound.
-template <int M, class A, class B>
-void product(const A& a, const B& b, double alpha, const double* base, double* c) {
-  for (int i = 0; i < M; ++i) {
-    double row[M][W] = {};
-    for (int k = 0; k < M; ++k) {
-      const auto x = a.at(i, k);
-      for (int j = 0; j < M; ++j) {
-        const auto y = b.at(k, j);
-#pragma omp simd
-        for (int l = 0; l < W; ++l) row[j][l] += lane(x, l) * lane(y, l);
-      }
-    }
-    for (int j = 0; j < M; ++j) {
-      const double* in = base ? base + (i * M + j) * W : nullptr;
-      double* out = c + (i * M + j) * W;
-#pragma omp simd
-      for (int l = 0; l < W; ++l) out[l] = (in ? in[l] : 0.0) + alpha * row[j][l];
-    }
-  }
-}
-
-// sum_i += Σ_j A(i, j)·v_j for A (M×M, batched or shared) and batched v (M), j in order. All
-// rows at once: their M·kLanes sums are independent chains, where one row at a time waited on M
-// multiply-adds in a row.
-template <int M, class A>
-void accumulate_product(const A& a, const double* v, double (&sum)[M][W]) {
-  for (int j = 0; j < M; ++j) {
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const auto aij = a.at(i, j);
-#pragma omp simd
-      for (int l = 0; l < W; ++l) sum[i][l] += lane(aij, l) * v[j * W + l];
-    }
-  }
-}
-
-// out = v + A v (T: v + Aᵀ v) for batched A (M×M) and v (M), each out_i summed from v_i.
-template <int M, bool T>
-void add_product(const double* a, const double* v, double* out) {
-  double sum[M][W];
-  for (int i = 0; i < M; ++i) std::copy_n(v + i * W, W, sum[i]);
-  accumulate_product<M>(Batched<M, T>{a}, v, sum);
-  for (int i = 0; i < M; ++i) std::copy_n(sum[i], W, out + i * W);
-}
-
-// out = base + alpha·A v for A (M×M, batched or shared) and batched v (M), base = 0 when null
-// (base may be out, not v).
-template <int M, class A>
-void times_vector(const A& a, const double* v, double alpha, const double* base, double* out) {
-  double sum[M][W] = {};
-  accumulate_product<M>(a, v, sum);
-  for (int i = 0; i < M; ++i) {
-#pragma omp simd
-    for (int l = 0; l < W; ++l) {
-      out[i * W + l] = (base ? base[i * W + l] : 0.0) + alpha * sum[i][l];
-    }
-  }
-}
-
-// t = base + alpha·x yᵀ in every lane (x, y batched vectors of M), base = 0 when null (base may
-// be t).
-template <int M>
-void outer_product(const double* x, const double* y, double alpha, const double* base, double* t) {
-  for (int i = 0; i < M; ++i) {
-    for (int j = 0; j < M; ++j) {
-      const std::size_t e = (i * M + j) * W;
-#pragma omp simd
-      for (int l = 0; l < W; ++l) {
-        t[e + l] = (base ? base[e + l] : 0.0) + alpha * (x[i * W + l] * y[j * W + l]);
-      }
-    }
-  }
-}
-
-#if defined(__AVX__)
-// The 4×4 transpose of four registers: out[k] holds element k of in[0], …, in[3].
-inline void transpose4(const __m256d in[4], __m256d out[4]) {
-  const __m256d even01 = _mm256_unpacklo_pd(in[0], in[1]), odd01 = _mm256_unpackhi_pd(in[0], in[1]);
-  const __m256d even23 = _mm256_unpacklo_pd(in[2], in[3]), odd23 = _mm256_unpackhi_pd(in[2], in[3]);
-  out[0] = _mm256_permute2f128_pd(even01, even23, 0x20);
-  out[1] = _mm256_permute2f128_pd(odd01, odd23, 0x20);
-  out[2] = _mm256_permute2f128_pd(even01, even23, 0x31);
-  out[3] = _mm256_permute2f128_pd(odd01, odd23, 0x31);
-}
-#endif
-
-// sums[e] = Σ_l t[e][l] for the `count` elements of t ([count][kLanes]), each summed in lane
-// order starting from 0.0. With AVX, four elements at a time: a 4×4 transpose puts lane l of
-// the four into one register, and the adds run in the same order as the scalar loop's.
 void lane_sums(const double* t, std::size_t count, double* sums) {
   std::size_t e = 0;
 #if defined(__AVX__)
@@ -155,164 +36,15 @@ void lane_sums(const double* t, std::size_t count, double* sums) {
   }
 }
 
-// grad(i, j) += scale · Σ_l t(i, j)[l], the lanes summed in order.
-template <int M>
-void add_lane_sum(const double* t, double scale, Eigen::MatrixXd& grad) {
-  double sums[M * M];
-  lane_sums(t, M * M, sums);
-  for (int i = 0; i < M; ++i) {
-    for (int j = 0; j < M; ++j) grad(i, j) += scale * sums[i * M + j];
-  }
-}
+}  // namespace lanes
 
-void resize(LaneBuffer& v, std::size_t size) {
-  if (v.size() != size) v.assign(size, 0.0);
-}
+namespace {
 
-template <int M>
-void forward_sized(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
-                   double* prediction) {
-  constexpr std::size_t kMat = M * M * W, kVec = M * W;
-  const int top = w.layers - 1;
-  resize(tape.gram, w.layers * kMat);
-  resize(tape.query, (w.layers + 1) * kVec);
-  resize(tape.attention, top * kMat);
-  resize(tape.top_keys, w.heads * kVec);
-  resize(tape.top_values, w.heads * kVec);
-  for (auto* v : {&ws.a, &ws.b, &ws.c}) resize(*v, kMat);
-  const double inv_n = 1.0 / prompts.context;
-  std::copy(prompts.gram.begin(), prompts.gram.end(), tape.gram.begin());
-  std::copy(prompts.query.begin(), prompts.query.end(), tape.query.begin());
-  for (int layer = 0; layer < top; ++layer) {
-    const double* g = &tape.gram[layer * kMat];
-    double* k = &tape.attention[layer * kMat];
-    // K_ℓ = (1/n) Σ_h P_h G_ℓ Q_h   (§3.2)
-    for (int h = 0; h < w.heads; ++h) {
-      product<M>(Shared<M, false>{w.p(layer, h).data()}, Batched<M, false>{g}, 1.0, nullptr,
-                 ws.a.data());
-      product<M>(Batched<M, false>{ws.a.data()}, Shared<M, false>{w.q(layer, h).data()}, inv_n,
-                 h > 0 ? k : nullptr, k);
-    }
-    // G_{ℓ+1} = B + B Kᵀ with B = G + K G, symmetrized (as in model.cpp).
-    product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());
-    product<M>(Batched<M, false>{ws.b.data()}, Batched<M, true>{k}, 1.0, ws.b.data(), ws.c.data());
-    double* next = &tape.gram[(layer + 1) * kMat];
-    for (int i = 0; i < M; ++i) {
-      for (int j = 0; j < M; ++j) {
-        const double* cij = &ws.c[(i * M + j) * W];
-        const double* cji = &ws.c[(j * M + i) * W];
-        double* out = next + (i * M + j) * W;
-        for (int l = 0; l < W; ++l) out[l] = 0.5 * (cij[l] + cji[l]);
-      }
-    }
-    // q_{ℓ+1} = q_ℓ + K_ℓ q_ℓ
-    add_product<M, false>(k, &tape.query[layer * kVec], &tape.query[(layer + 1) * kVec]);
-  }
-  // The top layer (as in model.cpp): q_L = q + (1/n) Σ_h P_h v_h, v_h = G u_h, u_h = Q_h q.
-  const double* g = &tape.gram[top * kMat];
-  const double* q = &tape.query[top * kVec];
-  double* q_last = &tape.query[w.layers * kVec];
-  for (int h = 0; h < w.heads; ++h) {
-    double* u = &tape.top_keys[h * kVec];
-    double* v = &tape.top_values[h * kVec];
-    times_vector<M>(Shared<M, false>{w.q(top, h).data()}, q, 1.0, nullptr, u);
-    times_vector<M>(Batched<M, false>{g}, u, 1.0, nullptr, v);
-    times_vector<M>(Shared<M, false>{w.p(top, h).data()}, v, inv_n, h > 0 ? q_last : q, q_last);
-  }
-  for (int l = 0; l < W; ++l) prediction[l] = -q_last[(M - 1) * W + l];  // ŷ = −[q_L]_{d+1}
-}
-
-// Reverse mode as backward() in model.cpp (the formulas are derived there).
-template <int M>
-void backward_sized(const Weights& w, const LanePrompts& prompts, const LaneTape& tape,
-                    const double* dloss_dpred, Weights& grad, LaneWorkspace& ws) {
-  constexpr std::size_t kMat = M * M * W, kVec = M * W;
-  for (auto* v : {&ws.a, &ws.b, &ws.c, &ws.gram_grad, &ws.next_gram_grad, &ws.k_grad}) {
-    resize(*v, kMat);
-  }
-  for (auto* v : {&ws.query_grad, &ws.next_query_grad, &ws.top_r, &ws.top_s}) {
-    resize(*v, kVec);
-  }
-  const double inv_n = 1.0 / prompts.context;
-  std::fill(ws.query_grad.begin(), ws.query_grad.end(), 0.0);
-  for (int l = 0; l < W; ++l) ws.query_grad[(M - 1) * W + l] = -dloss_dpred[l];
-
-  // The top layer, K̄ = q̄' qᵀ of rank one: with r_h = P_hᵀ q̄' and s_h = G r_h,
-  //   P̄_h += (1/n) q̄' v_hᵀ,  Q̄_h += (1/n) s_h qᵀ,  Ḡ = (1/n) Σ_h r_h u_hᵀ,
-  //   q̄ = q̄' + (1/n) Σ_h Q_hᵀ s_h.
-  const int top = w.layers - 1;
-  const bool below_top = top > 0;
-  {
-    const double* g = &tape.gram[top * kMat];
-    const double* q = &tape.query[top * kVec];
-    double *r = ws.top_r.data(), *s = ws.top_s.data();
-    for (int h = 0; h < w.heads; ++h) {
-      const double* p = w.p(top, h).data();
-      const double* qh = w.q(top, h).data();
-      times_vector<M>(Shared<M, true>{p}, ws.query_grad.data(), 1.0, nullptr, r);
-      times_vector<M>(Batched<M, false>{g}, r, 1.0, nullptr, s);
-      outer_product<M>(ws.query_grad.data(), &tape.top_values[h * kVec], 1.0, nullptr, ws.a.data());
-      add_lane_sum<M>(ws.a.data(), inv_n, grad.p(top, h));
-      outer_product<M>(s, q, 1.0, nullptr, ws.a.data());
-      add_lane_sum<M>(ws.a.data(), inv_n, grad.q(top, h));
-      if (!below_top) continue;
-      outer_product<M>(r, &tape.top_keys[h * kVec], inv_n, h > 0 ? ws.gram_grad.data() : nullptr,
-                       ws.gram_grad.data());
-      times_vector<M>(Shared<M, true>{qh}, s, inv_n,
-                      h > 0 ? ws.next_query_grad.data() : ws.query_grad.data(),
-                      ws.next_query_grad.data());
-    }
-    if (!below_top) return;
-    std::swap(ws.query_grad, ws.next_query_grad);
-  }
-
-  for (int layer = top - 1; layer >= 0; --layer) {
-    const bool below = layer > 0;  // whether the layer below needs Ḡ_ℓ and q̄_ℓ
-    const double* g = &tape.gram[layer * kMat];
-    const double* k = &tape.attention[layer * kMat];
-    const double* q = &tape.query[layer * kVec];
-    const double* gg = ws.gram_grad.data();
-    // K̄ = q̄' q_ℓᵀ + (Ḡ' + Ḡ'ᵀ) A G_ℓ
-    outer_product<M>(ws.query_grad.data(), q, 1.0, nullptr, ws.k_grad.data());
-    product<M>(Batched<M, false>{k}, Batched<M, false>{g}, 1.0, g, ws.b.data());  // A G
-    for (int i = 0; i < M; ++i) {
-      for (int j = 0; j < M; ++j) {
-        double* out = &ws.a[(i * M + j) * W];
-        for (int l = 0; l < W; ++l) out[l] = gg[(i * M + j) * W + l] + gg[(j * M + i) * W + l];
-      }
-    }
-    product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{ws.b.data()}, 1.0,
-               ws.k_grad.data(), ws.k_grad.data());
-    if (below) {
-      product<M>(Batched<M, false>{gg}, Batched<M, false>{k}, 1.0, gg, ws.c.data());  // Ḡ'A
-      product<M>(Batched<M, true>{k}, Batched<M, false>{ws.c.data()}, 1.0, ws.c.data(),
-                 ws.next_gram_grad.data());  // Aᵀ Ḡ' A
-    }
-    for (int h = 0; h < w.heads; ++h) {
-      const double* p = w.p(layer, h).data();
-      const double* qh = w.q(layer, h).data();
-      // P̄_h += (1/n) K̄ Q_hᵀ G_ℓ,  Q̄_h += (1/n) G_ℓ P_hᵀ K̄,  Ḡ += (1/n) P_hᵀ K̄ Q_hᵀ
-      product<M>(Batched<M, false>{ws.k_grad.data()}, Shared<M, true>{qh}, 1.0, nullptr,
-                 ws.a.data());
-      product<M>(Batched<M, false>{ws.a.data()}, Batched<M, false>{g}, 1.0, nullptr, ws.b.data());
-      add_lane_sum<M>(ws.b.data(), inv_n, grad.p(layer, h));
-      product<M>(Batched<M, false>{g}, Shared<M, true>{p}, 1.0, nullptr, ws.b.data());
-      product<M>(Batched<M, false>{ws.b.data()}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
-                 ws.a.data());
-      add_lane_sum<M>(ws.a.data(), inv_n, grad.q(layer, h));
-      if (!below) continue;
-      product<M>(Shared<M, true>{p}, Batched<M, false>{ws.k_grad.data()}, 1.0, nullptr,
-                 ws.c.data());
-      product<M>(Batched<M, false>{ws.c.data()}, Shared<M, true>{qh}, inv_n,
-                 ws.next_gram_grad.data(), ws.next_gram_grad.data());
-    }
-    if (!below) break;
-    // q̄ = Aᵀ q̄'
-    add_product<M, true>(k, ws.query_grad.data(), ws.next_query_grad.data());
-    std::swap(ws.gram_grad, ws.next_gram_grad);
-    std::swap(ws.query_grad, ws.next_query_grad);
-  }
-}
+constexpr int W = kLanes;
+using gram::size;
+#if defined(__AVX__)
+using lanes::transpose4;
+#endif
 
 // The sides with lane kernels: body(std::integral_constant<int, M>()) for them, else
 // fallback().
@@ -388,9 +120,9 @@ void columns_lanes(const PromptColumns* prompts, int count, int n, double* z, do
   }
 }
 
-// In place of ε: y = σ·ε + Σ_j w_j x_j for every lane's n columns (row d of z) and query (the
-// target), summed as the sampler sums them (from σ·ε, over j in order, one fused_multiply_add
-// per term), so the labels are the same bit for bit; eight prompts at once instead of one.
+// In place of ε: the labels of every lane's n columns (row d of z) and query (the target) by
+// sum_labels (task.hpp), as the sampler sums them, so they are the same bit for bit; eight
+// prompts at once instead of one.
 template <int M>
 void label_lanes(const PromptColumns* prompts, int count, int n, double* z, const double* query,
                  double* target) {
@@ -399,18 +131,12 @@ void label_lanes(const PromptColumns* prompts, int count, int n, double* z, cons
   for (int l = 0; l < count; ++l) {
     for (int j = 0; j < d; ++j) w[j][l] = prompts[l].w[j];
   }
-  const double noise = prompts[0].noise;
   for (int t = 0; t <= n; ++t) {
     const double* x = t < n ? z + static_cast<std::size_t>(t) * M * W : query;
     double* y = t < n ? z + (static_cast<std::size_t>(t) * M + d) * W : target;
-    double sum[W];
-#pragma omp simd
-    for (int l = 0; l < W; ++l) sum[l] = noise * y[l];
-    for (int j = 0; j < d; ++j) {
-#pragma omp simd
-      for (int l = 0; l < W; ++l) sum[l] = fused_multiply_add(x[j * W + l], w[j][l], sum[l]);
-    }
-    std::copy_n(sum, W, y);
+    sum_labels<W>(
+        prompts[0].noise, d, [&](int l, int j) { return x[j * W + l]; },
+        [&](int l, int j) { return w[j][l]; }, [&](int l) -> double& { return y[l]; });
   }
 }
 
@@ -441,9 +167,9 @@ void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out) {
   out.dim = d;
   out.context = n;
   out.count = count;
-  resize(out.gram, static_cast<std::size_t>(m) * m * W);
-  resize(out.query, static_cast<std::size_t>(m) * W);
-  resize(out.columns, static_cast<std::size_t>(n) * m * W);
+  size(out.gram, static_cast<std::size_t>(m) * m * W);
+  size(out.query, static_cast<std::size_t>(m) * W);
+  size(out.columns, static_cast<std::size_t>(n) * m * W);
   dispatch_lanes(
       m,
       [&](auto side) {
@@ -461,7 +187,14 @@ void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape,
                    double* prediction) {
   dispatch_lanes(
       w.dim + 1,
-      [&](auto side) { forward_sized<decltype(side)::value>(w, prompts, tape, ws, prediction); },
+      [&](auto side) {
+        const LaneBackend<decltype(side)::value> be;
+        gram::size_tape(be, w.layers, w.heads, tape);
+        std::copy(prompts.gram.begin(), prompts.gram.end(), tape.gram.begin());
+        std::copy(prompts.query.begin(), prompts.query.end(), tape.query.begin());
+        gram::forward(be, w, 1.0 / prompts.context, tape, ws);
+        be.predict(&tape.query[w.layers * be.vec], prediction);
+      },
       no_lane_kernels);
 }
 
@@ -470,7 +203,8 @@ void backward_lanes(const Weights& w, const LanePrompts& prompts, const LaneTape
   dispatch_lanes(
       w.dim + 1,
       [&](auto side) {
-        backward_sized<decltype(side)::value>(w, prompts, tape, dloss_dpred, grad, ws);
+        const LaneBackend<decltype(side)::value> be;
+        gram::backward(be, w, 1.0 / prompts.context, tape, dloss_dpred, grad, ws);
       },
       no_lane_kernels);
 }

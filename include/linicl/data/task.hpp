@@ -43,6 +43,20 @@ inline double fused_multiply_add(double a, double b, double c) {
 #endif
 }
 
+// Width labels at once, y_b = σ·ε_b + Σ_{j<d} x_b(j)·w_b(j), each summed from σ·ε_b over j in order
+// with one fused multiply-add per term (§2.1): the one definition of a label, used by the
+// sampler (the columns of one prompt) and by embed_lanes() (one column of eight prompts), so
+// both give the same numbers bit for bit. label(b) holds ε_b on entry and y_b on return.
+template <int Width, class Covariate, class TaskWeight, class Label>
+inline void sum_labels(double noise, int d, Covariate&& x, TaskWeight&& w, Label&& label) {
+  double sum[Width];
+  for (int b = 0; b < Width; ++b) sum[b] = noise * label(b);
+  for (int j = 0; j < d; ++j) {
+    for (int b = 0; b < Width; ++b) sum[b] = fused_multiply_add(x(b, j), w(b, j), sum[b]);
+  }
+  for (int b = 0; b < Width; ++b) label(b) = sum[b];
+}
+
 // One prompt, unpacked. Buffers are reused as in PromptColumns.
 struct Prompt {
   Eigen::MatrixXd x;      // d × (n+1); column i is x_i, the last column is the query x_{n+1}

@@ -45,22 +45,23 @@ struct EmbeddedPrompt {
 void embed(const PromptColumns& prompt, EmbeddedPrompt& out);
 void embed(const Prompt& prompt, EmbeddedPrompt& out);
 
-// Activations kept for backward: G_ℓ and K_ℓ below the top layer (ℓ < L−1; G_{L−1} too), q_ℓ for
-// ℓ = 0…L, and per head the top layer's u_h = Q_h q_{L−1} and v_h = G_{L−1} u_h. The readout
-// sees only q_L = q_{L−1} + (1/n) Σ_h P_h v_h, so neither K_{L−1} nor G_L is formed: the top
-// layer costs O(H·d²), not O(H·d³). Sized on first use.
-struct Tape {
-  std::vector<Eigen::MatrixXd> gram, attention;       // G_ℓ (ℓ ≤ L−1), K_ℓ (ℓ < L−1)
-  std::vector<Eigen::VectorXd> query;                 // q_ℓ
-  std::vector<Eigen::VectorXd> top_keys, top_values;  // u_h, v_h
+// Activations kept for backward: G_ℓ (ℓ ≤ L−1), K_ℓ (ℓ < L−1), q_ℓ (ℓ = 0…L), and per head the
+// top layer's u_h = Q_h q_{L−1} and v_h = G_{L−1} u_h. The readout sees only
+// q_L = q_{L−1} + (1/n) Σ_h P_h v_h, so neither K_{L−1} nor G_L is formed: the top layer costs
+// O(H·d²), not O(H·d³). Element ℓ of a list starts at ℓ·mat (matrices) or ℓ·vec (vectors).
+template <class Buffer>
+struct GramTape {
+  Buffer gram, query, attention, top_keys, top_values;
+};
+// Scratch of forward and backward; r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward.
+template <class Buffer>
+struct GramWorkspace {
+  Buffer a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad, top_r, top_s;
 };
 
-// Scratch for forward/backward, sized on first use; one per thread.
-struct Workspace {
-  Eigen::MatrixXd a, b, c, gram_grad, next_gram_grad, k_grad;
-  Eigen::VectorXd query_grad, next_query_grad;
-  Eigen::VectorXd top_r, top_s;  // r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward
-};
+// One prompt's tape and scratch (std::vector<double>, column-major matrices).
+using Tape = GramTape<std::vector<double>>;
+using Workspace = GramWorkspace<std::vector<double>>;
 
 // ŷ = −[q_L]_{d+1} (§3.3), recording the tape.
 double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws);
@@ -69,10 +70,11 @@ double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Works
 void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
               Weights& grad, Workspace& ws);
 
-// Activations and their derivatives along a direction, for hessian_vector; one per thread.
+// Forward and backward of one prompt with a derivative along dW beside every value (each
+// buffer holds the values, then the derivatives); one per thread.
 struct TangentWorkspace {
-  std::vector<Eigen::MatrixXd> gram, gram_dot, attention, attention_dot;  // G_ℓ, Ġ_ℓ, K_ℓ, K̇_ℓ
-  std::vector<Eigen::VectorXd> query, query_dot;                          // q_ℓ, q̇_ℓ
+  Tape tape;
+  Workspace ws;
 };
 
 // Adds ∇²ℓ·dW into `hv` for one prompt's loss ℓ = scale·(ŷ − y)², exactly (the R-operator of

@@ -57,16 +57,9 @@ struct LanePrompts {
 // Unlabelled prompts (all or none) get their labels here, as the sampler would sum them.
 void embed_lanes(const PromptColumns* prompts, int count, LanePrompts& out);
 
-// Activations kept for backward, sized on first use, as Tape holds them (model.hpp): G_ℓ
-// (ℓ ≤ L−1), K_ℓ (ℓ < L−1), q_ℓ (ℓ = 0…L), and the top layer's u_h, v_h ([H][d+1][kLanes]).
-struct LaneTape {
-  LaneBuffer gram, query, attention, top_keys, top_values;
-};
-// Scratch for forward and backward, sized on first use; one per thread.
-struct LaneWorkspace {
-  LaneBuffer a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad;
-  LaneBuffer top_r, top_s;  // r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward
-};
+// The tape and scratch of forward_lanes and backward_lanes (model.hpp), lane-innermost.
+using LaneTape = GramTape<LaneBuffer>;
+using LaneWorkspace = GramWorkspace<LaneBuffer>;
 
 // ŷ of every lane into prediction[kLanes] (lanes past count: 0). Needs has_lane_kernels(d+1).
 void forward_lanes(const Weights& w, const LanePrompts& prompts, LaneTape& tape, LaneWorkspace& ws,
