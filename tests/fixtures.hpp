@@ -11,7 +11,7 @@
 #include "linicl/analysis/analysis.hpp"
 #include "linicl/data/covariance.hpp"
 #include "linicl/data/task.hpp"
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 #include "linicl/numerics/rng.hpp"
 #include "linicl/train/objective.hpp"
 
@@ -53,8 +53,8 @@ inline TaskSampler make_sampler(int dim, int context, double noise = 0.0, double
 }
 
 // The squared error (ŷ_b − y_b)² of every prompt of the batch, one prompt at a time through
-// model.cpp. With `grad`, adds ∂/∂(P, Q) of Σ_b keep(b)·(ŷ_b − y_b)²/B (a prompt is kept
-// when keep is null or returns true for its squared error).
+// gram_lsa.hpp's forward and backward. With `grad`, adds ∂/∂(P, Q) of Σ_b keep(b)·(ŷ_b − y_b)²/B (a
+// prompt is kept when keep is null or returns true for its squared error).
 inline std::vector<double> prompt_errors(const TaskSampler& sampler, const Weights& w,
                                          const BatchSpec& batch, Weights* grad = nullptr,
                                          const std::function<bool(double)>& keep = {}) {

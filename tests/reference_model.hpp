@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "linicl/data/task.hpp"
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 
 namespace linicl::testing {
 

@@ -1,5 +1,6 @@
-// Exact Hessian–vector products (model_hessian.cpp) against finite differences of the
-// analytic gradient, and the one-layer Hessian 2 H ⊗ Σ against the sampled loss (§7.1, §9).
+// Exact Hessian–vector products (dual numbers through the one backward, gram_layers.hpp) against
+// finite differences of the analytic gradient, and the one-layer Hessian 2 H ⊗ Σ against the
+// sampled loss (§7.1, §9).
 #include <catch2/catch.hpp>
 
 #include <omp.h>

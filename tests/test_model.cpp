@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixtures.hpp"
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 #include "linicl/model/parametrization.hpp"
 #include "reference_model.hpp"
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "linicl/io/h5.hpp"
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 
 using namespace linicl;
 

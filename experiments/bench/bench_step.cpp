@@ -47,9 +47,9 @@ Stats summarize(std::vector<double> times) {
   return {median, times.front(), times.back()};
 }
 
-// Floating-point operations of one prompt's forward and backward as src/model/model.cpp and
-// src/model/model_lanes.cpp perform them (a multiply-add counts 2, scalings folded into a product
-// count nothing; D = d + 1). Sampling and the optimizer are not counted.
+// Floating-point operations of one prompt's forward and backward as src/model/gram_layers.hpp
+// performs them on its one-prompt and lane back ends (a multiply-add counts 2, scalings folded into
+// a product count nothing; D = d + 1). Sampling and the optimizer are not counted.
 //   embed      G_0 = Σ z_i z_iᵀ, one triangle:  n·D(D + 1) (small_gram and the lane kernels
 //              mirror the other)
 //   below the top layer, forward: per head PG, (PG)Q: 4D³;  B = G + KG, C = B + BKᵀ: 4D³;

@@ -215,7 +215,7 @@ double error_norm2(const Eigen::VectorXd& w, const Eigen::VectorXd& truth,
 // The probes v_ℓ minimizing the calibration prompts' mean of E[(v_ℓᵀ q_ℓ − y)²] given each
 // context, (T_ℓᵀ v − w*)ᵀ Σ (T_ℓᵀ v − w*) + σ² with T_ℓ the (d+1)×d query map: the normal
 // equations (Σ_p T Σ Tᵀ) v = Σ_p T Σ w*, solved for the minimum-norm v (the y row of q_0 is 0).
-Eigen::MatrixXd fit_probes(const Weights& weights, const TaskSampler& sampler,
+Eigen::MatrixXd fit_probes(const Model& model, const Weights& weights, const TaskSampler& sampler,
                            const AnalysisOptions& options, const Eigen::MatrixXd& sigma) {
   const int layers = weights.layers, d = weights.dim;
   const int chunks = (options.calibration_prompts + kChunk - 1) / kChunk;
@@ -230,11 +230,9 @@ Eigen::MatrixXd fit_probes(const Weights& weights, const TaskSampler& sampler,
     sums.lhs.assign(layers + 1, Eigen::MatrixXd::Zero(d + 1, d + 1));
     sums.rhs.assign(layers + 1, Eigen::VectorXd::Zero(d + 1));
     Prompt prompt;
-    EmbeddedPrompt embedded;
     for (int b = c * kChunk; b < std::min(options.calibration_prompts, (c + 1) * kChunk); ++b) {
       sampler.sample(options.seed, kCalibrationStep, static_cast<std::uint64_t>(b), prompt);
-      embed(prompt, embedded);
-      const std::vector<Eigen::MatrixXd> maps = query_maps(weights, embedded);
+      const std::vector<Eigen::MatrixXd> maps = model.query_maps(weights, prompt);
       for (int l = 0; l <= layers; ++l) {
         const Eigen::MatrixXd t_sigma = maps[l] * sigma;
         sums.lhs[l].noalias() += t_sigma * maps[l].transpose();
@@ -309,14 +307,13 @@ struct MedianColumns {
   }
 };
 
-void add_prompt(const Prompt& prompt, const Weights& weights, const Eigen::MatrixXd& probes,
-                const std::vector<Learner>& learners, const Eigen::MatrixXd& sigma,
-                const MedianColumns& columns, Sums& sums, double* row) {
+void add_prompt(const Model& model, const Prompt& prompt, const Weights& weights,
+                const Eigen::MatrixXd& probes, const std::vector<Learner>& learners,
+                const Eigen::MatrixXd& sigma, const MedianColumns& columns, Sums& sums,
+                double* row) {
   const Eigen::Index n = prompt.x.cols() - 1, d = prompt.x.rows();
   const int layers = weights.layers;
-  EmbeddedPrompt embedded;
-  embed(prompt, embedded);
-  const std::vector<Eigen::MatrixXd> maps = query_maps(weights, embedded);
+  const std::vector<Eigen::MatrixXd> maps = model.query_maps(weights, prompt);
   Eigen::MatrixXd induced[2] = {Eigen::MatrixXd(d, layers + 1), Eigen::MatrixXd(d, layers + 1)};
   for (int l = 0; l <= layers; ++l) {
     induced[0].col(l) = -maps[l].row(d).transpose();  // ŷ = −[q_ℓ]_{d+1}
@@ -466,7 +463,8 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
   const TaskSampler sampler(config.task_spec(), sigma, sigma_w);
   const std::vector<Learner> learners =
       make_learners(config, sigma, sigma_w, weights, options, sampler, report.notes);
-  report.probes = fit_probes(weights, sampler, options, sigma);
+  const std::unique_ptr<Model> model = make_model(config.dim);
+  report.probes = fit_probes(*model, weights, sampler, options, sigma);
 
   // Each learner's step count, from one probe prompt.
   Prompt probe;
@@ -488,7 +486,7 @@ AnalysisReport analyze(const TrainConfig& config, const Eigen::MatrixXd& sigma,
     Prompt prompt;
     for (int b = c * kChunk; b < std::min(options.prompts, (c + 1) * kChunk); ++b) {
       sampler.sample(options.seed, kEvalStep, static_cast<std::uint64_t>(b), prompt);
-      add_prompt(prompt, weights, report.probes, learners, sigma, columns, partial[c],
+      add_prompt(*model, prompt, weights, report.probes, learners, sigma, columns, partial[c],
                  b < kept ? per_prompt.col(b).data() : nullptr);
     }
   }

@@ -30,7 +30,7 @@ struct FamilyObjective {
   }
 
   // basisᵀ ∇²ℒ(θ) basis by central differences of the exact gradient: 2m gradients on the
-  // pool cost a fraction of m exact Hessian–vector products (the R-operator path is not
+  // pool cost a fraction of m exact Hessian–vector products (the Hessian–vector path is not
   // batched over lanes), and Newton's direction needs no more than their ~1e-10 accuracy.
   Eigen::MatrixXd hessian(const Eigen::VectorXd& s) {
     const Eigen::Index m = s.size();

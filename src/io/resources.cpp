@@ -302,7 +302,8 @@ PromptCost prompt_cost(double d, double n, double L, double H) {
       below > 0.0 ? (below - 1.0) * (12.0 * H + 8.0) * m3 + (8.0 * H + 4.0) * m3 + 4.0 * H * m2
                   : 0.0;
   cost.gradient = gram + below * 4.0 * (H + 1.0) * m3 + backward + 14.0 * H * m2;
-  cost.hessian_vector = 2.0 * cost.gradient;
+  // Dual numbers through forward and backward (§4.3): three products for each one past G_0.
+  cost.hessian_vector = gram + 3.0 * (cost.gradient - gram);
   return cost;
 }
 

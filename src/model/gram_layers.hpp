@@ -25,7 +25,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 
 namespace linicl {
 

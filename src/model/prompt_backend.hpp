@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 #include "linicl/model/small_gemm.hpp"
 
 namespace linicl {

@@ -13,6 +13,7 @@ namespace linicl {
 BatchObjective::BatchObjective(const TaskSampler& sampler, const Parametrization& param)
     : sampler_(sampler),
       param_(param),
+      model_(make_model(param.dim())),
       weights_(param.make_weights()),
       weights_grad_(param.make_weights()),
       offset_(param.make_weights()),
@@ -47,11 +48,7 @@ double BatchObjective::evaluate_weights(const Weights& weights, const BatchSpec&
     sums.reset(grad != nullptr);
     ThreadScratch& t = threads_[omp_get_thread_num()];
     const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
-    if (has_lane_kernels(weights.dim + 1)) {
-      add_lanes(weights, batch, begin, end, scale, grad != nullptr, t, sums, errors);
-    } else {
-      add_prompts(weights, batch, begin, end, scale, grad != nullptr, t, sums, errors);
-    }
+    add_prompts(weights, batch, begin, end, scale, grad != nullptr, t, sums, errors);
   }
   last_batch_ = batch.size;
   last_chunks_ = num_chunks;
@@ -75,12 +72,10 @@ void BatchObjective::hessian_times(const Eigen::VectorXd& theta, const Eigen::Ve
     ChunkSums& sums = chunks_[c];
     sums.reset(true);
     ThreadScratch& t = threads_[omp_get_thread_num()];
-    const int end = std::min(batch.size, (c + 1) * kChunk);
-    for (int b = c * kChunk; b < end; ++b) {
-      sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.columns);
-      embed(t.columns, t.embedded);
-      hessian_vector(weights_, direction_, t.embedded, scale, sums.grad, t.tangent);
-    }
+    const int begin = c * kChunk, end = std::min(batch.size, (c + 1) * kChunk);
+    const PromptBlock block{sampler_, batch.seed, batch.step, static_cast<std::uint64_t>(begin),
+                            end - begin};
+    model_->hessian_vector(weights_, direction_, block, scale, sums.grad, *t.model);
   }
   last_had_grad_ = false;  // the chunks now hold Hessian products, not gradients
   sum_chunks(num_chunks, &weights_grad_);
@@ -109,8 +104,8 @@ double BatchObjective::gradient_standard_error() const {
 int BatchObjective::prepare_chunks(const Weights& shape, const BatchSpec& batch, bool with_grad) {
   const int num_chunks = (batch.size + kChunk - 1) / kChunk;
   if (static_cast<int>(chunks_.size()) < num_chunks) chunks_.resize(num_chunks);
-  if (static_cast<int>(threads_.size()) < omp_get_max_threads()) {
-    threads_.resize(omp_get_max_threads());
+  while (static_cast<int>(threads_.size()) < omp_get_max_threads()) {
+    threads_.emplace_back().model = model_->make_scratch();
   }
   for (int c = 0; c < num_chunks; ++c) {
     Weights& g = chunks_[c].grad;
@@ -138,10 +133,10 @@ double BatchObjective::sum_chunks(int num_chunks, Weights* grad) {
 BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,
                                                   const BatchSpec& batch, bool median) {
   keep_errors_ = median;
-  const double cap = loss_cap_;
-  loss_cap_ = 0.0;
+  const double cap = loss_.cap;
+  loss_.cap = 0.0;
   const double mean = evaluate(theta, batch, nullptr);
-  loss_cap_ = cap;
+  loss_.cap = cap;
   keep_errors_ = false;
   const double b = batch.size;
   Estimate e{mean, standard_error(mean * b, last_loss_squares_, b)};
@@ -152,42 +147,18 @@ BatchObjective::Estimate BatchObjective::estimate(const Eigen::VectorXd& theta,
 void BatchObjective::add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end,
                                  double scale, bool with_grad, ThreadScratch& t, ChunkSums& sums,
                                  double* errors) const {
-  for (int b = begin; b < end; ++b) {
-    sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(b), t.columns);
-    embed(t.columns, t.embedded);  // straight from the columns as drawn, without unpacking
-    const double residual = forward(weights, t.embedded, t.tape, t.ws) - t.embedded.target;
-    const bool kept = sums.add(residual * residual, loss_cap_);
-    if (errors) errors[b] = residual * residual;
-    // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B for the batch mean (§4).
-    if (with_grad && kept)
-      backward(weights, t.embedded, t.tape, 2.0 * residual * scale, sums.grad, t.ws);
-  }
-}
-
-void BatchObjective::add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end,
-                               double scale, bool with_grad, ThreadScratch& t, ChunkSums& sums,
-                               double* errors) const {
-  t.lane_prompts.resize(kLanes);
-  for (int first = begin; first < end; first += kLanes) {
-    const int count = std::min(kLanes, end - first);
-    for (int l = 0; l < count; ++l) {
-      // Unlabelled: embed_lanes() sums the labels of all eight at once.
-      sampler_.sample_columns(batch.seed, batch.step, static_cast<std::uint64_t>(first + l),
-                              t.lane_prompts[l], false);
-    }
-    embed_lanes(t.lane_prompts.data(), count, t.lanes);
-    double prediction[kLanes], dloss[kLanes] = {};
-    forward_lanes(weights, t.lanes, t.lane_tape, t.lane_ws, prediction);
-    for (int l = 0; l < count; ++l) {
-      const double residual = prediction[l] - t.lanes.target[l];
-      if (errors) errors[first + l] = residual * residual;
-      if (sums.add(residual * residual, loss_cap_)) {
-        dloss[l] = 2.0 * residual * scale;  // ∂ℒ/∂ŷ_b = 2(ŷ_b − y_b)/B (§4)
-      } else if (with_grad) {
-        clear_lane(t.lanes, t.lane_tape, l);
-      }
-    }
-    if (with_grad) backward_lanes(weights, t.lanes, t.lane_tape, dloss, sums.grad, t.lane_ws);
+  const int block_size = model_->block_size();
+  for (int first = begin; first < end; first += block_size) {
+    const PromptBlock block{sampler_, batch.seed, batch.step, static_cast<std::uint64_t>(first),
+                            std::min(block_size, end - first)};
+    const auto seed = [&](int b, double prediction, double target, double& dloss) {
+      const double residual = prediction - target, squared = SquaredLoss::value(residual);
+      if (errors) errors[first + b] = squared;
+      if (!sums.add(squared, loss_)) return false;
+      dloss = SquaredLoss::derivative(residual) * scale;  // ∂ℒ/∂ŷ_b of the batch mean (§4)
+      return true;
+    };
+    model_->gradient(weights, block, seed, with_grad ? &sums.grad : nullptr, *t.model);
   }
 }
 

@@ -54,7 +54,7 @@ void check_resources(const ResourceEstimate& estimate, const ResourceLimits& lim
 
 // Floating-point operations for one prompt of a d-dimensional, n-context, L-layer, H-head
 // model (docs/math.md §13): drawing it, the forward pass alone, forward and backward (a
-// gradient), and a Hessian-vector product (the R-operator: about twice a gradient).
+// gradient), and a Hessian-vector product (dual numbers: about three gradients).
 struct PromptCost {
   double sample = 0.0, forward = 0.0, gradient = 0.0, hessian_vector = 0.0;
 };

@@ -1,19 +1,16 @@
-// The linear self-attention model, forward and hand-derived backward (§3, §4).
-//
-// Every column of Z_ℓ, the query included, is mapped by the same matrix: Z_{ℓ+1} = (I + K_ℓ) Z_ℓ
-// (§3.2). So the model never needs the (d+1)×(n+1) activations themselves, only
-//     G_ℓ = Z_ℓ M Z_ℓᵀ   and   q_ℓ = Z_ℓ e_{n+1}   (the query column),
-// which evolve as G_{ℓ+1} = (I+K_ℓ) G_ℓ (I+K_ℓ)ᵀ and q_{ℓ+1} = (I+K_ℓ) q_ℓ. A prompt costs
-// O(n·d²) once, for G_0, O(H·d³) per layer below the top one and O(H·d²) for the top one;
-// nothing n×n, nor n×d per layer, is formed.
-// The result is the same function as §3.2, so §4's gradients carry over with G_ℓ, q_ℓ in the
-// place of Z_ℓ (the derivation is in model.cpp).
+// What the loss, the trainer, the analyses and the landscape need of a model (§3–§4), and
+// nothing of how it computes: predictions of blocks of prompts, the gradient from ∂ℒ/∂ŷ, exact
+// Hessian–vector products, and the linear map from the query to each layer's query column.
+// GramLsa (gram_lsa.hpp), the linear transformer in Gram form, is the first implementation.
 #pragma once
 
 #include <Eigen/Dense>
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "linicl/data/task.hpp"
+#include "linicl/model/loss.hpp"
 
 namespace linicl {
 
@@ -32,63 +29,68 @@ struct Weights {
   Weights& operator+=(const Weights& other);
 };
 
-// What the model sees of a prompt (§3.1): G_0 = Σ_{i≤n} z_i z_iᵀ, the query column
-// z_{n+1} = [x_{n+1}; 0], and the target y_{n+1} (kept for the loss only).
-struct EmbeddedPrompt {
-  Eigen::MatrixXd gram;
-  Eigen::VectorXd query;
-  double target = 0.0;
-  int context = 0;
-};
-// From the prompt as drawn (labelled; no unpacking into x and y), or unpacked; the same
-// numbers bit for bit.
-void embed(const PromptColumns& prompt, EmbeddedPrompt& out);
-void embed(const Prompt& prompt, EmbeddedPrompt& out);
-
-// Activations kept for backward: G_ℓ (ℓ ≤ L−1), K_ℓ (ℓ < L−1), q_ℓ (ℓ = 0…L), and per head the
-// top layer's u_h = Q_h q_{L−1} and v_h = G_{L−1} u_h. The readout sees only
-// q_L = q_{L−1} + (1/n) Σ_h P_h v_h, so neither K_{L−1} nor G_L is formed: the top layer costs
-// O(H·d²), not O(H·d³). Element ℓ of a list starts at ℓ·mat (matrices) or ℓ·vec (vectors).
-template <class Buffer>
-struct GramTape {
-  Buffer gram, query, attention, top_keys, top_values;
-};
-// Scratch of forward and backward; r_h = P_hᵀ q̄' and s_h = G r_h of the top layer's backward.
-template <class Buffer>
-struct GramWorkspace {
-  Buffer a, b, c, gram_grad, next_gram_grad, k_grad, query_grad, next_query_grad, top_r, top_s;
+// Prompts first … first + count − 1 of one step of a sampler's stream (task.hpp).
+struct PromptBlock {
+  const TaskSampler& sampler;
+  std::uint64_t seed = 0, step = 0, first = 0;
+  int count = 0;
 };
 
-// One prompt's tape and scratch (std::vector<double>, column-major matrices).
-using Tape = GramTape<std::vector<double>>;
-using Workspace = GramWorkspace<std::vector<double>>;
+class Model {
+ public:
+  // Prompts per call: a model may compute a block at once (GramLsa's SIMD lanes).
+  static constexpr int kBlock = 8;
 
-// ŷ = −[q_L]_{d+1} (§3.3), recording the tape.
-double forward(const Weights& w, const EmbeddedPrompt& prompt, Tape& tape, Workspace& ws);
+  virtual ~Model() = default;
+  // Prompts the model computes at once (≤ kBlock); a block of prompts is at most this long.
+  virtual int block_size() const = 0;
 
-// Adds ∂ℒ/∂P and ∂ℒ/∂Q into `grad` for ℒ with ∂ℒ/∂ŷ = dloss_dpred, from a tape of forward.
-void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, double dloss_dpred,
-              Weights& grad, Workspace& ws);
+  // A thread's tape and scratch, reused from call to call.
+  struct Scratch {
+    virtual ~Scratch() = default;
+  };
+  virtual std::unique_ptr<Scratch> make_scratch() const = 0;
 
-// Forward and backward of one prompt with a derivative along dW beside every value (each
-// buffer holds the values, then the derivatives); one per thread.
-struct TangentWorkspace {
-  Tape tape;
-  Workspace ws;
+  // For every prompt b of the block (count ≤ block_size()): ŷ_b, then seed(b, ŷ_b, y_b, dloss)
+  // gives ∂ℒ/∂ŷ_b in dloss and returns whether the prompt adds a gradient; with grad, adds Σ_b
+  // dloss_b·∂ŷ_b/∂W into it. `Seed` is any callable (int, double, double, double&) → bool.
+  template <class Seed>
+  void gradient(const Weights& w, const PromptBlock& block, Seed&& seed, Weights* grad,
+                Scratch& scratch) const {
+    double prediction[kBlock], target[kBlock], dloss[kBlock] = {};
+    bool kept[kBlock] = {};
+    predict(w, block, prediction, target, scratch);
+    for (int b = 0; b < block.count; ++b) kept[b] = seed(b, prediction[b], target[b], dloss[b]);
+    if (grad) add_gradient(w, dloss, kept, *grad, scratch);
+  }
+
+  // Adds Σ_b scale·∇²ℓ_b·dW into hv, exactly, for ℓ_b = (ŷ_b − y_b)² (loss.hpp, uncapped) of
+  // every prompt of the block. dW is a direction in (P, Q), not a point.
+  virtual void hessian_vector(const Weights& w, const Weights& dw, const PromptBlock& block,
+                              double scale, Weights& hv, Scratch& scratch) const = 0;
+
+  // ∂q_ℓ/∂x_{n+1} for ℓ = 0…L: how the query column after ℓ layers moves with the query. Every
+  // linear readout of q_ℓ (the model's own ŷ_ℓ = −[q_ℓ]_{d+1}, a probe) is then a linear
+  // predictor of x_{n+1} (§8.3); for linear attention the map is exact, not a linearization.
+  virtual std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const Prompt& prompt) const = 0;
+  // The implicit weights (§3.6): column ℓ is −(row d+1 of query_maps[ℓ])ᵀ, the w_ℓ with
+  // ŷ_ℓ ≈ w_ℓᵀ x_{n+1} after ℓ layers (exactly, for linear attention: the induced weights).
+  Eigen::MatrixXd implicit_weights(const Weights& w, const Prompt& prompt) const;
+
+ protected:
+  // ŷ_b and y_b of every prompt of the block, keeping what add_gradient() needs in scratch.
+  virtual void predict(const Weights& w, const PromptBlock& block, double* prediction,
+                       double* target, Scratch& scratch) const = 0;
+  // Adds Σ_b dloss_b·∂ŷ_b/∂W for the prompts of the last predict() with kept[b].
+  virtual void add_gradient(const Weights& w, const double* dloss, const bool* kept, Weights& grad,
+                            Scratch& scratch) const = 0;
 };
 
-// Adds ∇²ℓ·dW into `hv` for one prompt's loss ℓ = scale·(ŷ − y)², exactly (the R-operator of
-// forward and backward, model_hessian.cpp). dW is a direction in (P, Q), not a point. Returns ŷ.
-double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt& prompt,
-                      double scale, Weights& hv, TangentWorkspace& ws);
+// The model of a run of covariate dimension d: today the Gram-form linear transformer
+// (gram_lsa.hpp) for every configuration.
+std::unique_ptr<Model> make_model(int dim);
 
-// The query column after ℓ layers as a function of the query: q_ℓ = T_ℓ [x_{n+1}; 0] with
-// T_ℓ = (I+K_{ℓ−1})⋯(I+K_0), so element ℓ = 0…L is the (d+1)×d map T_ℓ [I_d; 0]. Every readout
-// of q_ℓ that is linear (the model's own, a probe) is a linear predictor of x_{n+1}.
-std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const EmbeddedPrompt& prompt);
-
-// Induced weights (§3.6): column ℓ is w_ℓ with ŷ_ℓ = w_ℓᵀ x_{n+1} after ℓ layers (ℓ = 0…L),
-// w_ℓᵀ = −e_{d+1}ᵀ T_ℓ [I_d; 0], T_ℓ = (I+K_{ℓ−1})⋯(I+K_0). Exact, no probing.
-Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt);
+// −(row d+1 of each query map)ᵀ: the weights of the readouts ŷ_ℓ = −[q_ℓ]_{d+1} (§3.3, §3.6).
+Eigen::MatrixXd readout_weights(const std::vector<Eigen::MatrixXd>& query_maps);
 
 }  // namespace linicl

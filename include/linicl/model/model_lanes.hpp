@@ -1,10 +1,11 @@
-// The model of model.hpp for kLanes prompts at once, for small d (§13).
+// The model of gram_lsa.hpp for kLanes prompts at once, for small d (§13).
 //
 // A prompt's matrices are (d+1)×(d+1), too small for SIMD within one prompt (6×6 at d = 5).
 // Here every per-prompt quantity is stored lane-innermost, element (i, j) of prompt l at
 // [(i·(d+1) + j)·kLanes + l], so each multiply-add runs on kLanes prompts in one SIMD
-// instruction. The arithmetic is that of forward() and backward() in model.cpp, prompt by
-// prompt (tested to 1e-12); the sums run in another order, so results differ in the last bits.
+// instruction. The arithmetic is that of forward() and backward() of gram_lsa.hpp: both are
+// back ends of the one definition in gram_layers.hpp (tested to 1e-12: the gradient's lanes are
+// summed in another order, so results differ in the last bits).
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "linicl/data/task.hpp"
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 
 namespace linicl {
 

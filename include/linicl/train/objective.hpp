@@ -5,11 +5,12 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "linicl/data/task.hpp"
+#include "linicl/model/loss.hpp"
 #include "linicl/model/model.hpp"
-#include "linicl/model/model_lanes.hpp"
 #include "linicl/model/parametrization.hpp"
 
 namespace linicl {
@@ -21,9 +22,9 @@ struct BatchSpec {
   int size = 0;
 };
 
-// Owns the per-thread scratch and per-chunk partial gradients, so repeated calls allocate
-// nothing.
-// Borrows the sampler and parametrization, which must outlive it. Not for concurrent calls.
+// Owns the model (model.hpp: today always GramLsa), the per-thread scratch and the per-chunk
+// partial gradients, so repeated calls allocate nothing. Borrows the sampler and
+// parametrization, which must outlive it. Not for concurrent calls.
 class BatchObjective {
  public:
   // Prompts are summed in chunks of this many, each chunk by one thread, the chunks then
@@ -42,7 +43,7 @@ class BatchObjective {
 
   // The cap of evaluate() (0: none, the default); estimate() never caps. Number of prompts the
   // last evaluate() capped.
-  void set_loss_cap(double cap) { loss_cap_ = cap; }
+  void set_loss_cap(double cap) { loss_.cap = cap; }
   int last_capped() const { return last_capped_; }
 
   // ℒ(θ) on a batch used as a fixed sample of the population (common random numbers when the
@@ -60,8 +61,8 @@ class BatchObjective {
   // Throws std::logic_error unless that call asked for the gradient over at least 2 chunks.
   double gradient_standard_error() const;
 
-  // ∇²ℒ(θ)·v on the batch, exact (the R-operator, model_hessian.cpp): linear in v, symmetric,
-  // and bit-identical for any thread count.
+  // ∇²ℒ(θ)·v on the batch, exact (dual numbers through the model's backward, §4.3): linear in v,
+  // symmetric, and bit-identical for any thread count.
   void hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v, const BatchSpec& batch,
                      Eigen::VectorXd& out);
 
@@ -69,15 +70,7 @@ class BatchObjective {
   // What one thread works in, reused from chunk to chunk. This and ChunkSums start on cache
   // lines of their own: two threads writing next to each other's would share a line.
   struct alignas(64) ThreadScratch {
-    PromptColumns columns;  // one prompt as drawn (embed() reads it without unpacking)
-    EmbeddedPrompt embedded;
-    Tape tape;
-    Workspace ws;
-    std::vector<PromptColumns> lane_prompts;  // small d: kLanes prompts at a time (model_lanes.hpp)
-    LanePrompts lanes;
-    LaneTape lane_tape;
-    LaneWorkspace lane_ws;
-    TangentWorkspace tangent;
+    std::unique_ptr<Model::Scratch> model;
   };
   // What one chunk adds up, kept until the chunks are summed in order. Reset by the thread that
   // fills it, in its own cache (zeroing all chunks before the loop took 35 µs of a 1.2 ms step
@@ -91,11 +84,11 @@ class BatchObjective {
       loss = loss_squares = 0.0;
       capped = 0;
     }
-    // Adds a prompt's squared error; false (and C added) when the cap C > 0 truncates it.
-    bool add(double squared, double cap) {
-      const bool keep = cap <= 0.0 || squared <= cap;
+    // Adds a prompt's squared error; false (and C added) when the loss's cap C truncates it.
+    bool add(double squared, const SquaredLoss& rule) {
+      const bool keep = rule.kept(squared);
       if (!keep) {
-        squared = cap;
+        squared = rule.cap;
         ++capped;
       }
       loss += squared;
@@ -103,13 +96,11 @@ class BatchObjective {
       return keep;
     }
   };
-  // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums,
-  // one prompt at a time or kLanes at a time.
-  // With `errors`, prompt b's (ŷ − y)² also goes to errors[b].
+  // Adds the loss (and gradient) of prompts [begin, end) of the batch to a chunk's sums, a block
+  // of the model's block size at a time. With `errors`, prompt b's (ŷ − y)² also goes to
+  // errors[b].
   void add_prompts(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
                    bool with_grad, ThreadScratch& t, ChunkSums& sums, double* errors) const;
-  void add_lanes(const Weights& weights, const BatchSpec& batch, int begin, int end, double scale,
-                 bool with_grad, ThreadScratch& t, ChunkSums& sums, double* errors) const;
   // Sizes the thread scratch and, when `with_grad`, the chunks' buffers like `shape` (outside the
   // parallel region, so that running out of memory is an exception the caller sees rather
   // than std::terminate inside OpenMP); returns the number of chunks.
@@ -118,12 +109,13 @@ class BatchObjective {
   double sum_chunks(int num_chunks, Weights* grad);
   const TaskSampler& sampler_;
   const Parametrization& param_;
+  std::unique_ptr<Model> model_;
   Weights weights_, weights_grad_;
   Weights offset_, direction_;  // expand(0) (pgd's fixed entries) and the (P, Q) of a direction
   std::vector<ThreadScratch> threads_;
   std::vector<ChunkSums> chunks_;
   double last_loss_squares_ = 0.0;  // Σ (ŷ − y)⁴ of the last evaluation
-  double loss_cap_ = 0.0;
+  SquaredLoss loss_;
   int last_capped_ = 0;
   std::vector<double> errors_;  // per-prompt (ŷ − y)², kept by estimate(…, true)
   bool keep_errors_ = false;

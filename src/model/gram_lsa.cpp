@@ -1,9 +1,10 @@
-#include "linicl/model/model.hpp"
+#include "linicl/model/gram_lsa.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
 #include "gram_layers.hpp"
+#include "linicl/model/model_lanes.hpp"
 #include "linicl/model/small_gemm.hpp"
 #include "prompt_backend.hpp"
 
@@ -104,7 +105,7 @@ void backward(const Weights& w, const EmbeddedPrompt& prompt, const Tape& tape, 
 }
 
 // Forward and backward on dual numbers (prompt_backend.hpp): the derivative along dW of the
-// gradient of ℓ = scale·(ŷ − y)², whose seed ∂ℓ/∂ŷ = 2·scale·(ŷ − y) has derivative 2·scale·ŷ̇.
+// gradient of scale·ℓ, whose seed scale·∂ℓ/∂ŷ has derivative scale·∂²ℓ/∂ŷ²·ŷ̇.
 double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt& prompt,
                       double scale, Weights& hv, TangentWorkspace& ws) {
   const TangentBackend be(w.dim + 1);
@@ -113,8 +114,8 @@ double hessian_vector(const Weights& w, const Weights& dw, const EmbeddedPrompt&
   gram::forward(be, weights, 1.0 / prompt.context, ws.tape, ws.ws);
   Dual prediction;
   be.predict(&ws.tape.query[w.layers * be.vec], prediction);
-  const Dual seed{2.0 * scale * (prediction.value - prompt.target),
-                  2.0 * scale * prediction.tangent};
+  const Dual seed{scale * SquaredLoss::derivative(prediction.value - prompt.target),
+                  scale * SquaredLoss::second_derivative() * prediction.tangent};
   gram::backward(be, weights, 1.0 / prompt.context, ws.tape, seed, hv, ws.ws);
   return prediction.value;
 }
@@ -145,11 +146,100 @@ std::vector<Eigen::MatrixXd> query_maps(const Weights& w, const EmbeddedPrompt& 
 }
 
 Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) {
-  const std::vector<Eigen::MatrixXd> maps = query_maps(w, prompt);
-  const int d = w.dim;
-  Eigen::MatrixXd weights(d, w.layers + 1);
-  for (int l = 0; l <= w.layers; ++l) weights.col(l) = -maps[l].row(d).transpose();
+  return readout_weights(query_maps(w, prompt));
+}
+
+Eigen::MatrixXd readout_weights(const std::vector<Eigen::MatrixXd>& maps) {
+  const Eigen::Index d = maps.front().cols();
+  Eigen::MatrixXd weights(d, maps.size());
+  for (std::size_t l = 0; l < maps.size(); ++l) weights.col(l) = -maps[l].row(d).transpose();
   return weights;
+}
+
+Eigen::MatrixXd Model::implicit_weights(const Weights& w, const Prompt& prompt) const {
+  return readout_weights(query_maps(w, prompt));
+}
+
+namespace {
+
+// What one thread of GramLsa keeps between predict() and add_gradient().
+struct GramScratch : Model::Scratch {
+  std::vector<PromptColumns> columns = std::vector<PromptColumns>(kLanes);
+  EmbeddedPrompt embedded;  // one prompt at a time
+  Tape tape;
+  Workspace ws;
+  LanePrompts lanes;  // kLanes at a time
+  LaneTape lane_tape;
+  LaneWorkspace lane_ws;
+  TangentWorkspace tangent;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_model(int dim) {
+  return std::make_unique<GramLsa>(dim);
+}
+
+GramLsa::GramLsa(int dim) : lanes_(has_lane_kernels(dim + 1)), block_(lanes_ ? kLanes : 1) {}
+
+std::unique_ptr<Model::Scratch> GramLsa::make_scratch() const {
+  return std::make_unique<GramScratch>();
+}
+
+void GramLsa::predict(const Weights& w, const PromptBlock& block, double* prediction,
+                      double* target, Scratch& scratch) const {
+  auto& s = static_cast<GramScratch&>(scratch);
+  if (!lanes_) {
+    s.lanes.count = 0;
+    block.sampler.sample_columns(block.seed, block.step, block.first, s.columns[0]);
+    embed(s.columns[0], s.embedded);  // straight from the columns as drawn, without unpacking
+    prediction[0] = forward(w, s.embedded, s.tape, s.ws);
+    target[0] = s.embedded.target;
+    return;
+  }
+  for (int b = 0; b < block.count; ++b) {
+    // Unlabelled: embed_lanes() labels all eight at once.
+    block.sampler.sample_columns(block.seed, block.step, block.first + b, s.columns[b], false);
+  }
+  embed_lanes(s.columns.data(), block.count, s.lanes);
+  double lane_prediction[kLanes];
+  forward_lanes(w, s.lanes, s.lane_tape, s.lane_ws, lane_prediction);
+  std::copy_n(lane_prediction, block.count, prediction);
+  std::copy_n(s.lanes.target, block.count, target);
+}
+
+void GramLsa::add_gradient(const Weights& w, const double* dloss, const bool* kept, Weights& grad,
+                           Scratch& scratch) const {
+  auto& s = static_cast<GramScratch&>(scratch);
+  if (!lanes_) {
+    if (kept[0]) backward(w, s.embedded, s.tape, dloss[0], grad, s.ws);
+    return;
+  }
+  double lane_dloss[kLanes] = {};
+  for (int b = 0; b < s.lanes.count; ++b) {
+    if (kept[b]) {
+      lane_dloss[b] = dloss[b];
+    } else {
+      clear_lane(s.lanes, s.lane_tape, b);  // its forward may hold inf or NaN, and 0·inf is NaN
+    }
+  }
+  backward_lanes(w, s.lanes, s.lane_tape, lane_dloss, grad, s.lane_ws);
+}
+
+void GramLsa::hessian_vector(const Weights& w, const Weights& dw, const PromptBlock& block,
+                             double scale, Weights& hv, Scratch& scratch) const {
+  auto& s = static_cast<GramScratch&>(scratch);
+  for (int b = 0; b < block.count; ++b) {
+    block.sampler.sample_columns(block.seed, block.step, block.first + b, s.columns[0]);
+    embed(s.columns[0], s.embedded);
+    linicl::hessian_vector(w, dw, s.embedded, scale, hv, s.tangent);
+  }
+}
+
+std::vector<Eigen::MatrixXd> GramLsa::query_maps(const Weights& w, const Prompt& prompt) const {
+  EmbeddedPrompt embedded;
+  embed(prompt, embedded);
+  return linicl::query_maps(w, embedded);
 }
 
 }  // namespace linicl
