@@ -268,16 +268,18 @@ Runner add_landscape(CLI::App& app) {
       ->check(one_of("mode", {"exact", "curvature", "slice", "critical"}));
   add_number(*cmd, "--pool", o.pool, "prompts of the fixed evaluation pool (>= 32)");
   add_number(*cmd, "--seed", o.seed, "seed of the pool");
-  add_number(*cmd, "--full-limit", o.full_limit,
+  add_number(*cmd, "--full-limit", o.curvature.full_limit,
              "full Hessian spectrum up to this many parameters, Lanczos beyond");
   // LandscapeOptions::check() doubles it, which must not overflow.
-  add_number(*cmd, "--lanczos-wanted", o.lanczos_wanted, "Lanczos: eigenvalues at each end")
+  add_number(*cmd, "--lanczos-wanted", o.curvature.lanczos_wanted,
+             "Lanczos: eigenvalues at each end")
       ->check(rule<int>("--lanczos-wanted", "in [1, 1000000]",
                         [](int wanted) { return wanted >= 1 && wanted <= 1000000; }));
-  add_number(*cmd, "--lanczos-iterations", o.lanczos_iterations, "Lanczos: Krylov dimension cap");
-  add_number(*cmd, "--quadrature-probes", o.quadrature_probes,
+  add_number(*cmd, "--lanczos-iterations", o.curvature.lanczos_iterations,
+             "Lanczos: Krylov dimension cap");
+  add_number(*cmd, "--quadrature-probes", o.curvature.quadrature_probes,
              "median beyond --full-limit: quadrature probes");
-  add_number(*cmd, "--quadrature-steps", o.quadrature_steps,
+  add_number(*cmd, "--quadrature-steps", o.curvature.quadrature_steps,
              "median beyond --full-limit: Lanczos steps per probe");
   add_number(*cmd, "--dims", args->dims, "slice: 1 or 2 dimensions")
       ->check(rule<int>("--dims", "1 or 2", [](int dims) { return dims == 1 || dims == 2; }));

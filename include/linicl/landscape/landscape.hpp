@@ -15,43 +15,17 @@
 #include "linicl/data/task.hpp"
 #include "linicl/io/h5.hpp"
 #include "linicl/model/parametrization.hpp"
-#include "linicl/numerics/spectrum.hpp"
+#include "linicl/numerics/curvature.hpp"
 #include "linicl/train/objective.hpp"
 
 namespace linicl {
 
 struct LandscapeOptions {
-  int pool = 4000;               // prompts of the fixed evaluation pool, in [32, 1e8]
-  std::uint64_t seed = 4242;     // the pool's seed (its own prompts, not the training ones)
-  int full_limit = 3000;         // full Hessian spectrum up to this many parameters, in [1, 20000];
-                                 // beyond, Lanczos extremes and a quadrature median
-  int lanczos_wanted = 3;        // Lanczos: eigenvalues at each end, >= 1
-  int lanczos_iterations = 300;  // Lanczos: Krylov dimension cap, >= 2 * lanczos_wanted
-  int quadrature_probes = 8;     // median by stochastic Lanczos quadrature: probes, >= 1
-  int quadrature_steps = 60;     // ... and Lanczos steps per probe, >= 1
-  double zero_tolerance = 1e-9;  // |λ| <= this · max|λ| counts as a zero eigenvalue, in [0, 1)
-  void check() const;            // throws std::invalid_argument naming the option
-};
-
-// The Hessian's spectrum at one θ. With `full`, every eigenvalue, and the summary (median,
-// robust condition number, counts) over the active parameters: those with a non-zero Hessian
-// row (a parameter the loss does not depend on, like the rows of the last layer's P that only
-// move covariates, adds a structural zero eigenvalue that says nothing about curvature).
-// Otherwise the Lanczos extremes and the quadrature estimate of the median of all
-// eigenvalues, and the counts are left at −1 (only the Ritz values in `smallest` are known).
-struct Curvature {
-  bool full = false;
-  Eigen::VectorXd eigenvalues;         // all, ascending (full only)
-  Eigen::VectorXd active_eigenvalues;  // of H restricted to the active parameters (full only)
-  int inactive = 0;                    // parameters with an exactly zero Hessian row
-  // Of H restricted to the active parameters: descending / ascending, lanczos_wanted of each.
-  Eigen::VectorXd largest, smallest;
-  bool converged = true;          // false: Lanczos stopped at its cap (values less sure)
-  double sharpness = 0.0;         // λ_max
-  double median = 0.0;            // λ_median (an estimate unless full)
-  double robust_condition = 0.0;  // λ_max / λ_median; +inf if λ_median <= 0
-  int negative = -1, zero = -1, positive = -1;
-  double asymmetry = 0.0;  // ‖H − Hᵀ‖_F/‖H‖_F of the assembled matrix (full only): a check
+  int pool = 4000;             // prompts of the fixed evaluation pool, in [32, 1e8]
+  std::uint64_t seed = 4242;   // the pool's seed (its own prompts, not the training ones), and
+                               // of the curvature's random vectors (curvature_streams)
+  CurvatureOptions curvature;  // curvature.hpp; full_limit in [1, 20000]
+  void check() const;          // throws std::invalid_argument naming the option
 };
 
 // Borrows the sampler and parametrization, which must outlive it. Not for concurrent calls.
@@ -76,6 +50,7 @@ class Landscape {
   Eigen::VectorXd gradient(const Eigen::VectorXd& theta, const BatchSpec& batch,
                            double* standard_error);
   void hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v, Eigen::VectorXd& out);
+  // ∇²ℒ on the pool, measured by measure_curvature (curvature.hpp).
   Curvature curvature(const Eigen::VectorXd& theta);
   // Minimizes the pool's loss over θ = basis·s from every start (family_fit.hpp).
   FamilyFit fit(const Eigen::MatrixXd& basis, const std::vector<Eigen::VectorXd>& starts);
