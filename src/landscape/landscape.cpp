@@ -234,4 +234,70 @@ CriticalPoint one_layer_minimum(Landscape& landscape) {
   return point;
 }
 
+Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
+                             const LandscapeOptions& options) {
+  if (param.kind() != Param::kFull) {
+    Landscape landscape(sampler, param, options);
+    if (const OneLayerTheory* theory = landscape.theory()) {
+      return theta_for_gamma(param, theory->gamma_star());
+    }
+    return fit_theory_family(landscape, sampler.sigma()).theta;
+  }
+  const Parametrization pgd(Param::kPgd, param.dim(), param.layers(), param.heads(),
+                            param.shared());
+  Weights weights = pgd.make_weights();
+  pgd.expand(theory_point(sampler, pgd, options), weights);
+  return param.project(weights);
+}
+
+ExactReport exact_report(Landscape& landscape, const Eigen::VectorXd& theta) {
+  const OneLayerTheory* theory = landscape.theory();
+  if (!theory) {
+    throw std::invalid_argument(
+        "mode exact needs one pgd or gdpp layer with one head (the closed form of §7.1)");
+  }
+  ExactReport r;
+  r.gamma = landscape.gamma(theta);
+  r.sampled = landscape.loss(theta);
+  r.loss = theory->loss(r.gamma);
+  r.sampled_deviation = (r.sampled.mean - r.loss) / r.sampled.standard_error;
+  r.gradient = theory->gradient(r.gamma);
+  r.gradient_norm = r.gradient.norm();
+  r.loss_star = theory->loss_star();
+  r.gamma_star = theory->gamma_star();
+  r.h = theory->h();
+  r.distance_to_star = relative_distance(r.gamma, r.gamma_star);
+  r.hessian_eigenvalues =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory->hessian()).eigenvalues();
+  return r;
+}
+
+SliceReport slice_report(Landscape& landscape, const Eigen::VectorXd& origin,
+                         const Eigen::VectorXd& u, const Eigen::VectorXd& alpha,
+                         const Eigen::VectorXd* v, const Eigen::VectorXd& beta) {
+  if (u.norm() == 0.0) throw std::invalid_argument("the slice direction is zero");
+  SliceReport r;
+  r.origin = origin;
+  r.u = u;
+  if (v) r.v = *v;
+  r.slice = compute_slice(landscape, origin, u, alpha, v, beta);
+  r.slice.loss.minCoeff(&r.lowest_alpha, &r.lowest_beta);
+  r.origin_loss = landscape.loss(origin).mean;
+  return r;
+}
+
+Eigen::VectorXd slice_grid(int points, const std::vector<double>& range, bool line) {
+  const double lo = range.empty() ? (line ? -0.25 : -1.0) : range[0];
+  const double hi = range.empty() ? (line ? 1.25 : 1.0) : range[1];
+  return Eigen::VectorXd::LinSpaced(points, lo, hi);
+}
+
+std::vector<std::pair<std::string, CriticalPoint>> critical_points(Landscape& landscape,
+                                                                   const Eigen::MatrixXd& sigma) {
+  std::vector<std::pair<std::string, CriticalPoint>> points;
+  if (landscape.theory()) points.emplace_back("one_layer_minimum", one_layer_minimum(landscape));
+  points.emplace_back("family", fit_theory_family(landscape, sigma));
+  return points;
+}
+
 }  // namespace linicl

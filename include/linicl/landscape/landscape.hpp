@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "linicl/analysis/family_fit.hpp"
 #include "linicl/analysis/theory.hpp"
 #include "linicl/data/streams.hpp"
 #include "linicl/data/task.hpp"
-#include "linicl/io/h5.hpp"
 #include "linicl/model/parametrization.hpp"
 #include "linicl/numerics/curvature.hpp"
 #include "linicl/train/objective.hpp"
@@ -120,10 +120,6 @@ CriticalPoint one_layer_minimum(Landscape& landscape);
 // θ of a pgd/gdpp model whose layer-0 head-0 Γ is `gamma` and everything else zero.
 Eigen::VectorXd theta_for_gamma(const Parametrization& param, const Eigen::MatrixXd& gamma);
 
-}  // namespace linicl
-
-namespace linicl {
-
 // The theory's point in a run's parametrization (for slices "to the theory"): Γ* when one
 // layer has the closed form, else the fitted §7 family Γ_ℓ = a_ℓ Σ⁻¹ (B_ℓ = b_ℓ I for gdpp);
 // for `full`, that pgd point embedded through the pattern P = [[0, 0], [0, 1]], Q = −[[A, 0],
@@ -131,9 +127,41 @@ namespace linicl {
 Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
                              const LandscapeOptions& options);
 
-// /landscape/<mode> datasets and attributes (§10); the caller adds what it was run on.
-void write_curvature(const h5::Node& group, const Curvature& curvature);
-void write_slice(const h5::Node& group, const Slice& slice);
-void write_critical_point(const h5::Node& group, const CriticalPoint& point);
+// ---- The modes of `linicl landscape` ------------------------------------------------------
+
+// exact: the one-layer closed form at the run's Γ (§7.1, §9.1); needs landscape.theory().
+struct ExactReport {
+  Eigen::MatrixXd gamma, gradient;      // Γ and ∇f(Γ)
+  double loss = 0.0;                    // f(Γ)
+  BatchObjective::Estimate sampled;     // ℒ on the pool
+  double sampled_deviation = 0.0;       // (ℒ − f)/(its standard error)
+  double gradient_norm = 0.0;           // ‖∇f(Γ)‖_F
+  double loss_star = 0.0;               // f(Γ*)
+  Eigen::MatrixXd gamma_star, h;        // Γ* and H
+  double distance_to_star = 0.0;        // ‖Γ − Γ*‖_F/‖Γ*‖_F
+  Eigen::VectorXd hessian_eigenvalues;  // of 2 H ⊗ Σ, ascending
+};
+ExactReport exact_report(Landscape& landscape, const Eigen::VectorXd& theta);
+
+// slice: compute_slice, the loss at the origin and the grid point where the sampled loss is
+// lowest. Throws std::invalid_argument when u is zero.
+struct SliceReport {
+  Eigen::VectorXd origin, u, v;  // v empty for a 1-D slice
+  Slice slice;
+  double origin_loss = 0.0;
+  Eigen::Index lowest_alpha = 0, lowest_beta = 0;  // indices into slice.alpha, slice.beta
+};
+SliceReport slice_report(Landscape& landscape, const Eigen::VectorXd& origin,
+                         const Eigen::VectorXd& u, const Eigen::VectorXd& alpha,
+                         const Eigen::VectorXd* v = nullptr, const Eigen::VectorXd& beta = {});
+
+// `points` values evenly over range = {lo, hi}, or without a range over [−1, 1] along a random
+// direction and [−0.25, 1.25] along a line to a point (0 the origin, 1 the point).
+Eigen::VectorXd slice_grid(int points, const std::vector<double>& range, bool line);
+
+// critical: Γ* as "one_layer_minimum" when one layer has the closed form, then the fitted §7
+// family as "family".
+std::vector<std::pair<std::string, CriticalPoint>> critical_points(Landscape& landscape,
+                                                                   const Eigen::MatrixXd& sigma);
 
 }  // namespace linicl
