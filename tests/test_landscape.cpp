@@ -88,13 +88,13 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   LandscapeOptions options = pool_of(500);
   // 64 probes: the quadrature median fell in the bracket checked below for 20 of 20 (θ, pool)
   // seeds, with the default 8 for 14 of 20 (the probes weigh each eigenvalue by a χ² draw).
-  options.quadrature_probes = 64;
+  options.curvature.quadrature_probes = 64;
   Landscape full(sampler, param, options);
   const Curvature exact = full.curvature(theta);
   REQUIRE(exact.full);
   CHECK(exact.asymmetry <= 1e-12);
-  CHECK(exact.negative > 0);  // an indefinite Hessian away from a minimum
-  options.full_limit = 10;    // now Lanczos and quadrature
+  CHECK(exact.negative > 0);          // an indefinite Hessian away from a minimum
+  options.curvature.full_limit = 10;  // now Lanczos and quadrature
   Landscape lanczos(sampler, param, options);
   const Curvature approx = lanczos.curvature(theta);
   REQUIRE_FALSE(approx.full);
@@ -125,15 +125,15 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
   }
   const Eigen::MatrixXd h_active = h(rows, rows);
   QuadratureOptions quadrature;
-  quadrature.probes = options.quadrature_probes;
-  quadrature.steps = options.quadrature_steps;
-  quadrature.seed = options.seed;
+  quadrature.probes = options.curvature.quadrature_probes;
+  quadrature.steps = options.curvature.quadrature_steps;
+  const StreamFamily probes = curvature_streams(options.seed).probes;
   const auto apply = [](const Eigen::MatrixXd& m) {
     return [&m](const Eigen::VectorXd& v, Eigen::VectorXd& out) { out = m * v; };
   };
-  CHECK(spectral_quantile(apply(h_active), q, 0.5, quadrature) ==
+  CHECK(spectral_quantile(apply(h_active), q, 0.5, probes, quadrature) ==
         Approx(approx.median).epsilon(1e-8));
-  CHECK(std::abs(spectral_quantile(apply(h), p_all, 0.5, quadrature) - approx.median) >
+  CHECK(std::abs(spectral_quantile(apply(h), p_all, 0.5, probes, quadrature) - approx.median) >
         0.01 * std::abs(approx.median));
 }
 

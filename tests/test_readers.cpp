@@ -9,9 +9,9 @@
 #include <limits>
 #include <string>
 
+#include "linicl/io/covariance_file.hpp"
 #include "linicl/io/h5.hpp"
 #include "linicl/io/run_file.hpp"
-#include "linicl/train/problem.hpp"
 #include "run_fixture.hpp"
 #include "support.hpp"
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "linicl/data/streams.hpp"
 #include "linicl/numerics/rng.hpp"
 #include "linicl/numerics/spectrum.hpp"
 
@@ -18,6 +19,10 @@ using namespace linicl::testing;
 namespace {
 
 const double kPi = std::acos(-1.0);
+
+// The landscape's streams under seed 0: Lanczos's start vector and the quadrature probes.
+const RandomStream kStart = make_stream(0, Purpose::kLandscape, StreamKey::kLanczosStart);
+const StreamFamily kProbes = make_family(0, Purpose::kLandscape, StreamKey::kTraceProbe);
 
 SymmetricOperator matrix_operator(const Eigen::MatrixXd& a) {
   return [a](const Eigen::VectorXd& x, Eigen::VectorXd& out) { out.noalias() = a * x; };
@@ -104,14 +109,14 @@ TEST_CASE("spectrum: Lanczos finds the extremes of random indefinite matrices", 
   const Eigen::Index p = 200;
   SECTION("a Wigner matrix (edges of the semicircle, poorly separated)") {
     const Eigen::MatrixXd a = random_symmetric(p, rs);
-    const LanczosResult result = lanczos_extremes(matrix_operator(a), p);
+    const LanczosResult result = lanczos_extremes(matrix_operator(a), p, kStart);
     CHECK(result.converged);
     CHECK(result.iterations <= p);
     check_extremes(result, eigenvalues(a));
     // Capped at m = 10, far from converged: the flag says so.
     LanczosOptions options;
     options.max_iterations = 10;
-    const LanczosResult capped = lanczos_extremes(matrix_operator(a), p, options);
+    const LanczosResult capped = lanczos_extremes(matrix_operator(a), p, kStart, options);
     CHECK(capped.iterations == 10);
     CHECK_FALSE(capped.converged);
     CHECK(capped.largest_residual.maxCoeff() > 1e-3);
@@ -121,7 +126,7 @@ TEST_CASE("spectrum: Lanczos finds the extremes of random indefinite matrices", 
     for (Eigen::Index i = 0; i < p; ++i) lambda(i) = 2.0 * rs.uniform() - 1.0;
     lambda.head(6) << 5, 4, 3, -3, -4, -5;
     const Eigen::MatrixXd a = rotated(lambda, rs);
-    const LanczosResult result = lanczos_extremes(matrix_operator(a), p);
+    const LanczosResult result = lanczos_extremes(matrix_operator(a), p, kStart);
     CHECK(result.converged);
     CHECK(result.iterations < p / 2);
     check_extremes(result, eigenvalues(a));
@@ -143,7 +148,7 @@ TEST_CASE("spectrum: Lanczos on a diagonal spectrum with clusters and repeated e
   lambda.segment(37, 20).setConstant(2.0);
   for (Eigen::Index i = 57; i < p; ++i) lambda(i) = 0.05 + 2.9 * rs.uniform();
   const Eigen::MatrixXd a = lambda.asDiagonal();
-  const LanczosResult result = lanczos_extremes(matrix_operator(a), p);
+  const LanczosResult result = lanczos_extremes(matrix_operator(a), p, kStart);
   CHECK(result.converged);
   CHECK(result.iterations <= 51);
   Eigen::VectorXd sorted = lambda;
@@ -162,7 +167,7 @@ TEST_CASE("spectrum: Lanczos stops on the invariant subspace of a low-rank PSD m
   const Eigen::Index p = 150;
   const Eigen::MatrixXd b = random_matrix(p, 6, rs);
   const Eigen::MatrixXd a = b * b.transpose();
-  const LanczosResult result = lanczos_extremes(matrix_operator(a), p);
+  const LanczosResult result = lanczos_extremes(matrix_operator(a), p, kStart);
   CHECK(result.converged);
   CHECK(result.iterations == 7);
   Eigen::VectorXd lambda = eigenvalues(a);
@@ -175,20 +180,21 @@ TEST_CASE("spectrum: Lanczos returns what exists for small p and early breakdown
   RandomStream rs(53, Purpose::kTest);
   for (Eigen::Index p : {1, 3, 5}) {
     const Eigen::MatrixXd a = random_symmetric(p, rs);
-    const LanczosResult result = lanczos_extremes(matrix_operator(a), p);
+    const LanczosResult result = lanczos_extremes(matrix_operator(a), p, kStart);
     CHECK(result.iterations == p);
     CHECK(result.converged);
     check_extremes(result, eigenvalues(a));
   }
   // Rank one (u uᵀ on R^10): invariant at m = 2, so only 2 values exist at each end.
   const Eigen::VectorXd u = random_matrix(10, 1, rs);
-  const LanczosResult result = lanczos_extremes(matrix_operator(u * u.transpose()), 10);
+  const LanczosResult result = lanczos_extremes(matrix_operator(u * u.transpose()), 10, kStart);
   CHECK(result.iterations == 2);
   REQUIRE(result.largest.size() == 2);
   CHECK(result.largest(0) == Approx(u.squaredNorm()).epsilon(1e-12));
   CHECK(std::abs(result.largest(1)) <= 1e-12 * u.squaredNorm());
   // The zero operator breaks down at once.
-  const LanczosResult zero = lanczos_extremes(matrix_operator(Eigen::MatrixXd::Zero(4, 4)), 4);
+  const LanczosResult zero =
+      lanczos_extremes(matrix_operator(Eigen::MatrixXd::Zero(4, 4)), 4, kStart);
   CHECK(zero.iterations == 1);
   CHECK(zero.converged);
   CHECK(zero.largest(0) == 0.0);
@@ -220,13 +226,14 @@ TEST_CASE("spectrum: option checks name the field and its range", "[spectrum]") 
   const SymmetricOperator identity = [](const Eigen::VectorXd& x, Eigen::VectorXd& out) {
     out = x;
   };
-  REQUIRE_THROWS_WITH(lanczos_extremes(identity, 4, lanczos), Contains("tolerance"));
-  REQUIRE_THROWS_WITH(spectral_quantile(identity, 4, 0.5, quadrature), Contains("steps"));
-  REQUIRE_THROWS_WITH(spectral_quantile(identity, 4, 1.0), Contains("quantile q"));
+  REQUIRE_THROWS_WITH(lanczos_extremes(identity, 4, kStart, lanczos), Contains("tolerance"));
+  REQUIRE_THROWS_WITH(spectral_quantile(identity, 4, 0.5, kProbes, quadrature), Contains("steps"));
+  REQUIRE_THROWS_WITH(spectral_quantile(identity, 4, 1.0, kProbes), Contains("quantile q"));
   const SymmetricOperator broken = [](const Eigen::VectorXd& x, Eigen::VectorXd& out) {
     out = x / 0.0;
   };
-  REQUIRE_THROWS_WITH(lanczos_extremes(broken, 4), Contains("operator's output must be finite"));
+  REQUIRE_THROWS_WITH(lanczos_extremes(broken, 4, kStart),
+                      Contains("operator's output must be finite"));
 }
 
 TEST_CASE("spectrum: spectral_quantile estimates quantiles of the eigenvalue distribution",
@@ -242,7 +249,7 @@ TEST_CASE("spectrum: spectral_quantile estimates quantiles of the eigenvalue dis
     for (Eigen::Index i = 0; i < p; ++i) lambda(i) = 1.0 + (i + 0.5) / p;
     const Eigen::MatrixXd a = lambda.asDiagonal();
     for (double q : {0.1, 0.25, 0.5, 0.75, 0.9}) {
-      CHECK(spectral_quantile(matrix_operator(a), p, q) == Approx(1.0 + q).epsilon(1e-3));
+      CHECK(spectral_quantile(matrix_operator(a), p, q, kProbes) == Approx(1.0 + q).epsilon(1e-3));
     }
   }
   SECTION("rotated, skewed spectrum λ = 1 + 2t² with known median") {
@@ -260,7 +267,8 @@ TEST_CASE("spectrum: spectral_quantile estimates quantiles of the eigenvalue dis
     const Eigen::MatrixXd a = rotated(lambda, rs);
     QuadratureOptions options;
     options.probes = 32;
-    CHECK(spectral_quantile(matrix_operator(a), p, 0.5, options) == Approx(median).epsilon(0.04));
+    CHECK(spectral_quantile(matrix_operator(a), p, 0.5, kProbes, options) ==
+          Approx(median).epsilon(0.04));
   }
   SECTION("a matrix with few distinct eigenvalues: exact nodes after breakdown") {
     // Eigenvalues 1 (a quarter) and 3 (three quarters): each probe's Krylov space is
@@ -270,9 +278,9 @@ TEST_CASE("spectrum: spectral_quantile estimates quantiles of the eigenvalue dis
     Eigen::VectorXd lambda = Eigen::VectorXd::Constant(p, 3.0);
     lambda.head(p / 4).setConstant(1.0);
     const Eigen::MatrixXd a = lambda.asDiagonal();
-    CHECK(spectral_quantile(matrix_operator(a), p, 0.4) == Approx(2.1).epsilon(1e-12));
-    CHECK(spectral_quantile(matrix_operator(a), p, 0.1) == Approx(1.0).epsilon(1e-12));
-    CHECK(spectral_quantile(matrix_operator(a), p, 0.9) == Approx(3.0).epsilon(1e-12));
+    CHECK(spectral_quantile(matrix_operator(a), p, 0.4, kProbes) == Approx(2.1).epsilon(1e-12));
+    CHECK(spectral_quantile(matrix_operator(a), p, 0.1, kProbes) == Approx(1.0).epsilon(1e-12));
+    CHECK(spectral_quantile(matrix_operator(a), p, 0.9, kProbes) == Approx(3.0).epsilon(1e-12));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "linicl/data/streams.hpp"
 #include "linicl/io/run_file.hpp"
+#include "linicl/landscape/landscape.hpp"
 #include "linicl/numerics/rng.hpp"
 #include "linicl/train/problem.hpp"
 #include "linicl/train/tracking.hpp"

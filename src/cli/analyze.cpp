@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "linicl/analysis/analysis.hpp"
+#include "linicl/io/analysis_file.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
 
@@ -107,7 +108,7 @@ int run_analyze(const AnalyzeArgs& args) {
   Weights weights = param.make_weights();
   param.expand(run.state.theta, weights);
   const AnalysisReport report = analyze(run.config, run.sigma, run.sigma_w, weights, args.options);
-  edit_run_file(lock, [&](h5::File& file) { write_analysis(file, report); });
+  save_analysis(lock, report);
   std::printf("%s: %d-layer %s model, d = %d, n = %d; %d evaluation prompts (seed %llu)\n",
               args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
               run.config.context, args.options.prompts,

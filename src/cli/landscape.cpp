@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "linicl/io/landscape_file.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
 #include "linicl/landscape/landscape.hpp"
@@ -76,15 +77,6 @@ int points_per_axis(const LandscapeArgs& args) {
   return args.points > 0 ? args.points : (args.dims == 1 ? 21 : 15);
 }
 
-// The grid of a slice: the given range, or [-1, 1] along random directions and
-// [-0.25, 1.25] along a line to a point (0 is the run, 1 the point).
-Eigen::VectorXd grid(const LandscapeArgs& args, bool line) {
-  const int points = points_per_axis(args);
-  const double lo = args.range.empty() ? (line ? -0.25 : -1.0) : args.range[0];
-  const double hi = args.range.empty() ? (line ? 1.25 : 1.0) : args.range[1];
-  return Eigen::VectorXd::LinSpaced(points, lo, hi);
-}
-
 // The far end of a line slice: the theory point, the run's initialization, or another run.
 Eigen::VectorXd slice_target(const LandscapeArgs& args, const RunRecord& run,
                              const TaskSampler& sampler, const Parametrization& param) {
@@ -145,53 +137,26 @@ int run_landscape(const LandscapeArgs& args) {
         static_cast<unsigned long long>(args.options.seed));
   };
 
-  std::function<void(const h5::Node&)> write;
   if (args.mode == "exact") {
-    const OneLayerTheory* theory = landscape.theory();
-    if (!theory) {
-      throw std::invalid_argument(
-          "mode exact needs one pgd or gdpp layer with one head (the closed form of §7.1)");
-    }
-    const Eigen::MatrixXd gamma = landscape.gamma(theta);
-    const BatchObjective::Estimate sampled = landscape.loss(theta);
-    const double exact = theory->loss(gamma);
-    const Eigen::MatrixXd gradient = theory->gradient(gamma);
-    const Eigen::VectorXd hessian_eigenvalues =
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory->hessian()).eigenvalues();
+    const ExactReport r = exact_report(landscape, theta);
     print_header();
     std::printf("  exact f %.10g at the run's Gamma, sampled %.6g +- %.2g (%.2f standard errors)\n",
-                exact, sampled.mean, sampled.standard_error,
-                (sampled.mean - exact) / sampled.standard_error);
+                r.loss, r.sampled.mean, r.sampled.standard_error, r.sampled_deviation);
     std::printf("  |grad f| %.4g;  f(Gamma*) %.10g;  |Gamma - Gamma*|/|Gamma*| %.4g\n",
-                gradient.norm(), theory->loss_star(),
-                relative_distance(gamma, theory->gamma_star()));
+                r.gradient_norm, r.loss_star, r.distance_to_star);
     std::printf("  Hessian 2 H (x) Sigma: eigenvalues in [%.6g, %.6g]\n",
-                hessian_eigenvalues.minCoeff(), hessian_eigenvalues.maxCoeff());
-    write = [=](const h5::Node& g) {
-      g.set_attr("loss", exact);
-      g.set_attr("sampled_loss", sampled.mean);
-      g.set_attr("sampled_standard_error", sampled.standard_error);
-      g.set_attr("loss_star", theory->loss_star());
-      g.write_matrix("gamma", gamma);
-      g.write_matrix("gradient", gradient);
-      g.write_matrix("gamma_star", theory->gamma_star());
-      g.write_matrix("H", theory->h());
-      g.write_matrix("hessian_eigenvalues", hessian_eigenvalues);
-    };
+                r.hessian_eigenvalues.minCoeff(), r.hessian_eigenvalues.maxCoeff());
+    save_landscape(lock, args.options, r);
   } else if (args.mode == "curvature") {
     const Curvature curvature = landscape.curvature(theta);
     print_header();
     print_curvature(curvature);
-    write = [=](const h5::Node& g) { write_curvature(g, curvature); };
+    save_landscape(lock, args.options, curvature);
   } else if (args.mode == "critical") {
-    std::vector<std::pair<std::string, CriticalPoint>> points;
-    if (landscape.theory()) points.emplace_back("one_layer_minimum", one_layer_minimum(landscape));
-    points.emplace_back("family", fit_theory_family(landscape, run.sigma));
+    const auto points = critical_points(landscape, run.sigma);
     print_header();
     for (const auto& [name, point] : points) print_critical(name, point);
-    write = [=](const h5::Node& g) {
-      for (const auto& [name, point] : points) write_critical_point(g.create_group(name), point);
-    };
+    save_landscape(lock, args.options, points);
   } else {  // slice
     const bool line = args.direction != "random";
     Eigen::VectorXd u, v;
@@ -210,38 +175,21 @@ int run_landscape(const LandscapeArgs& args) {
       v = filter_normalized_direction(param, theta, args.direction_seed, 1, args.layer);
       what += " and " + random_direction;
     }
-    if (u.norm() == 0.0) throw std::invalid_argument("the slice direction is zero");
-    const Eigen::VectorXd alpha = grid(args, line);
-    const Eigen::VectorXd beta = args.dims == 2 ? grid(args, false) : Eigen::VectorXd();
-    const Slice slice =
-        compute_slice(landscape, theta, u, alpha, args.dims == 2 ? &v : nullptr, beta);
-    Eigen::Index i = 0, j = 0;
-    slice.loss.minCoeff(&i, &j);
+    const int points = points_per_axis(args);
+    const Eigen::VectorXd alpha = slice_grid(points, args.range, line);
+    const Eigen::VectorXd beta =
+        args.dims == 2 ? slice_grid(points, args.range, false) : Eigen::VectorXd();
+    const SliceReport r =
+        slice_report(landscape, theta, u, alpha, args.dims == 2 ? &v : nullptr, beta);
     print_header();
     std::printf("  %dx%lld slice along %s\n", static_cast<int>(alpha.size()),
                 static_cast<long long>(std::max<Eigen::Index>(1, beta.size())), what.c_str());
-    std::printf("  loss at the run %.6g; lowest %.6g at alpha %.3g", landscape.loss(theta).mean,
-                slice.loss(i, j), alpha[i]);
-    if (args.dims == 2) std::printf(", beta %.3g", beta[j]);
+    std::printf("  loss at the run %.6g; lowest %.6g at alpha %.3g", r.origin_loss,
+                r.slice.loss(r.lowest_alpha, r.lowest_beta), alpha[r.lowest_alpha]);
+    if (args.dims == 2) std::printf(", beta %.3g", beta[r.lowest_beta]);
     std::printf("\n");
-    write = [=](const h5::Node& g) {
-      write_slice(g, slice);
-      g.write_matrix("origin", theta);
-      g.write_matrix("direction_u", u);
-      if (args.dims == 2) g.write_matrix("direction_v", v);
-      g.set_attr("direction", args.direction);
-      g.set_attr("layer", static_cast<std::int64_t>(args.layer));
-    };
+    save_landscape(lock, args.options, r, args.direction, args.layer);
   }
-
-  edit_run_file(lock, [&](h5::File& file) {
-    const std::string where = "/landscape/" + args.mode;
-    file.remove(where);
-    const h5::Node group = file.create_group(where);
-    group.set_attr("pool", static_cast<std::int64_t>(args.options.pool));
-    group.set_attr("seed", static_cast<std::int64_t>(args.options.seed));
-    write(group);
-  });
   if (run.status != "completed") {
     std::printf("note: the run's status is %s%s%s; these are its last saved weights\n",
                 run.status.c_str(), run.reason.empty() ? "" : ": ", run.reason.c_str());
@@ -268,16 +216,18 @@ Runner add_landscape(CLI::App& app) {
       ->check(one_of("mode", {"exact", "curvature", "slice", "critical"}));
   add_number(*cmd, "--pool", o.pool, "prompts of the fixed evaluation pool (>= 32)");
   add_number(*cmd, "--seed", o.seed, "seed of the pool");
-  add_number(*cmd, "--full-limit", o.full_limit,
+  add_number(*cmd, "--full-limit", o.curvature.full_limit,
              "full Hessian spectrum up to this many parameters, Lanczos beyond");
   // LandscapeOptions::check() doubles it, which must not overflow.
-  add_number(*cmd, "--lanczos-wanted", o.lanczos_wanted, "Lanczos: eigenvalues at each end")
+  add_number(*cmd, "--lanczos-wanted", o.curvature.lanczos_wanted,
+             "Lanczos: eigenvalues at each end")
       ->check(rule<int>("--lanczos-wanted", "in [1, 1000000]",
                         [](int wanted) { return wanted >= 1 && wanted <= 1000000; }));
-  add_number(*cmd, "--lanczos-iterations", o.lanczos_iterations, "Lanczos: Krylov dimension cap");
-  add_number(*cmd, "--quadrature-probes", o.quadrature_probes,
+  add_number(*cmd, "--lanczos-iterations", o.curvature.lanczos_iterations,
+             "Lanczos: Krylov dimension cap");
+  add_number(*cmd, "--quadrature-probes", o.curvature.quadrature_probes,
              "median beyond --full-limit: quadrature probes");
-  add_number(*cmd, "--quadrature-steps", o.quadrature_steps,
+  add_number(*cmd, "--quadrature-steps", o.curvature.quadrature_steps,
              "median beyond --full-limit: Lanczos steps per probe");
   add_number(*cmd, "--dims", args->dims, "slice: 1 or 2 dimensions")
       ->check(rule<int>("--dims", "1 or 2", [](int dims) { return dims == 1 || dims == 2; }));

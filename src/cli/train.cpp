@@ -21,6 +21,7 @@
 #include "linicl/analysis/analysis.hpp"
 #include "linicl/analysis/theory.hpp"
 #include "linicl/io/atomic_file.hpp"
+#include "linicl/io/covariance_file.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
 #include "linicl/train/problem.hpp"
@@ -406,7 +407,7 @@ int run_train(TrainArgs& args, const std::string& command) {
   }
   // A resumed run keeps the Σ and Σ_w it was trained on (/data), whatever --cov-file holds now.
   const Problem problem =
-      args.resume.empty() ? make_problem(run.config)
+      args.resume.empty() ? make_problem(run.config, read_covariance_file)
                           : Problem{run.sigma, run.sigma_w,
                                     TaskSampler(run.config.task_spec(), run.sigma, run.sigma_w)};
   run.sigma = problem.sigma;

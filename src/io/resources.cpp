@@ -116,12 +116,12 @@ ResourcePart prompt_buffers_part(const Shape& s, int threads, bool from_run) {
           kDouble * threads * per_thread, 0.0};
 }
 
-// What a curvature computation holds and does (Landscape::curvature): the assembled Hessian,
-// one product per parameter and its eigenvalues up to --full-limit parameters; beyond it
-// Lanczos and the quadrature probes, a Krylov basis each.
-ResourcePart curvature_part(const Shape& s, const LandscapeOptions& o, double evaluations,
-                            const std::string& options) {
-  const double product = o.pool * (s.cost.sample + s.cost.hessian_vector);
+// What a curvature measurement on `pool` prompts holds and does (measure_curvature): the
+// assembled Hessian, one product per parameter and its eigenvalues up to --full-limit
+// parameters; beyond it Lanczos and the quadrature probes, a Krylov basis each.
+ResourcePart curvature_part(const Shape& s, double pool, const CurvatureOptions& o,
+                            double evaluations, const std::string& options) {
+  const double product = pool * (s.cost.sample + s.cost.hessian_vector);
   if (s.parameters <= o.full_limit) {
     const double p = s.parameters;
     return {"the Hessian's spectrum", options, 4.0 * kDouble * p * p,
@@ -341,11 +341,10 @@ ResourceEstimate estimate_training(const TrainConfig& c, std::int64_t first_step
   e.parts.push_back(
       {"the run file's series", "--steps " + as_text(stop_step), kGrowth * series, 0.0});
   if (c.track_every > 0) {
-    LandscapeOptions tracking;  // what the Tracker uses (tracking.cpp)
-    tracking.pool = c.track_pool;
     const std::string options =
         "--track-every " + as_text(c.track_every) + " with --track-pool " + as_text(c.track_pool);
-    ResourcePart curvature = curvature_part(s, tracking, tracked, options);
+    // What the Tracker measures with (tracking.cpp): the default curvature options.
+    ResourcePart curvature = curvature_part(s, c.track_pool, CurvatureOptions(), tracked, options);
     e.parts.push_back(curvature);
     e.parts.push_back(
         {"the tracking pool", options, pool_bytes(s, c.track_pool, true),
@@ -387,10 +386,10 @@ ResourceEstimate estimate_landscape(const TrainConfig& c, const LandscapeOptions
   e.parts.push_back(prompt_buffers_part(s, threads, true));
   e.parts.push_back({"the pool", pool_options + " with " + model_options(s, true),
                      pool_bytes(s, pool, true), pool * (s.cost.sample + s.cost.gradient)});
-  const std::string curvature_options = "--full-limit " + as_text(o.full_limit) + " (" +
+  const std::string curvature_options = "--full-limit " + as_text(o.curvature.full_limit) + " (" +
                                         as_text(s.parameters) + " parameters) with " + pool_options;
   if (mode == "curvature") {
-    e.parts.push_back(curvature_part(s, o, 1.0, curvature_options));
+    e.parts.push_back(curvature_part(s, o.pool, o.curvature, 1.0, curvature_options));
   } else if (mode == "slice") {
     e.parts.push_back(
         {"the slice",
@@ -403,7 +402,7 @@ ResourceEstimate estimate_landscape(const TrainConfig& c, const LandscapeOptions
     e.parts.push_back({"the critical points' fits", pool_options, 0.0,
                        fit_flops(s, 2.0 * s.L, pool, fit.max_iterations) +
                            2.0 * pool * (s.cost.sample + s.cost.gradient)});
-    e.parts.push_back(curvature_part(s, o, 2.0, curvature_options));
+    e.parts.push_back(curvature_part(s, o.pool, o.curvature, 2.0, curvature_options));
   }
   return e;
 }

@@ -15,14 +15,16 @@ namespace linicl {
 
 void LandscapeOptions::check() const {
   require(pool >= 32 && pool <= 100000000, "--pool", "in [32, 100000000]", pool);
-  require(full_limit >= 1 && full_limit <= 20000, "--full-limit", "in [1, 20000]", full_limit);
-  require(lanczos_wanted >= 1, "--lanczos-wanted", ">= 1", lanczos_wanted);
-  require(lanczos_iterations >= 2 * lanczos_wanted, "--lanczos-iterations",
-          ">= 2 * --lanczos-wanted", lanczos_iterations);
-  require(quadrature_probes >= 1, "--quadrature-probes", ">= 1", quadrature_probes);
-  require(quadrature_steps >= 1, "--quadrature-steps", ">= 1", quadrature_steps);
-  require(zero_tolerance >= 0.0 && zero_tolerance < 1.0, "--zero-tolerance", "in [0, 1)",
-          zero_tolerance);
+  const CurvatureOptions& c = curvature;
+  require(c.full_limit >= 1 && c.full_limit <= 20000, "--full-limit", "in [1, 20000]",
+          c.full_limit);
+  require(c.lanczos_wanted >= 1, "--lanczos-wanted", ">= 1", c.lanczos_wanted);
+  require(c.lanczos_iterations >= 2 * c.lanczos_wanted, "--lanczos-iterations",
+          ">= 2 * --lanczos-wanted", c.lanczos_iterations);
+  require(c.quadrature_probes >= 1, "--quadrature-probes", ">= 1", c.quadrature_probes);
+  require(c.quadrature_steps >= 1, "--quadrature-steps", ">= 1", c.quadrature_steps);
+  require(c.zero_tolerance >= 0.0 && c.zero_tolerance < 1.0, "--zero-tolerance", "in [0, 1)",
+          c.zero_tolerance);
 }
 
 namespace {
@@ -87,74 +89,8 @@ Curvature Landscape::curvature(const Eigen::VectorXd& theta) {
   const SymmetricOperator hessian = [&](const Eigen::VectorXd& v, Eigen::VectorXd& out) {
     objective_.hessian_times(theta, v, pool_, out);
   };
-  const Eigen::Index p = param_.size();
-  Curvature c;
-  // Parameters the loss does not depend on at all (e.g. rows of the last P that only move
-  // covariates) have exactly zero Hessian rows: their zero eigenvalues say nothing about the
-  // curvature, so every summary is over the active parameters only.
-  std::vector<Eigen::Index> active;
-  if (p <= options_.full_limit) {
-    c.full = true;
-    const Eigen::MatrixXd matrix = operator_matrix(hessian, p, &c.asymmetry);
-    c.eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(matrix, Eigen::EigenvaluesOnly)
-                        .eigenvalues();
-    for (Eigen::Index i = 0; i < p; ++i) {
-      if ((matrix.row(i).array() != 0.0).any()) active.push_back(i);
-    }
-    c.inactive = static_cast<int>(p - active.size());
-    if (active.empty()) active.push_back(0);  // H = 0: summarize the zeros
-    const Eigen::MatrixXd restricted = matrix(active, active);
-    c.active_eigenvalues =
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(restricted, Eigen::EigenvaluesOnly)
-            .eigenvalues();
-    const SpectrumSummary s = summarize_spectrum(c.active_eigenvalues, options_.zero_tolerance);
-    const Eigen::Index k = std::min<Eigen::Index>(options_.lanczos_wanted, restricted.rows());
-    c.largest = c.active_eigenvalues.tail(k).reverse();
-    c.smallest = c.active_eigenvalues.head(k);
-    c.sharpness = s.largest;
-    c.median = s.median;
-    c.robust_condition = s.robust_condition;
-    c.negative = s.negative;
-    c.zero = s.zero;
-    c.positive = s.positive;
-    return c;
-  }
-  // Too large to assemble: the active parameters are the nonzero entries of H r for a dense
-  // random r (a nonzero row of H is orthogonal to r with probability 0), and Lanczos and the
-  // quadrature run on H restricted to them, so that the median means what it means above.
-  RandomStream rs = make_stream(options_.seed, Purpose::kLandscape, StreamKey::kActiveProbe);
-  Eigen::VectorXd probe(p), image;
-  for (Eigen::Index i = 0; i < p; ++i) probe[i] = rs.normal();
-  hessian(probe, image);
-  for (Eigen::Index i = 0; i < p; ++i) {
-    if (image[i] != 0.0) active.push_back(i);
-  }
-  c.inactive = static_cast<int>(p - active.size());
-  if (active.empty()) active.push_back(0);
-  const Eigen::Index q = static_cast<Eigen::Index>(active.size());
-  Eigen::VectorXd embedded = Eigen::VectorXd::Zero(p), image_full;
-  const SymmetricOperator restricted = [&](const Eigen::VectorXd& v, Eigen::VectorXd& out) {
-    embedded(active) = v;  // the inactive entries stay zero
-    hessian(embedded, image_full);
-    out = image_full(active);
-  };
-  LanczosOptions lanczos;
-  lanczos.wanted = options_.lanczos_wanted;
-  lanczos.max_iterations = options_.lanczos_iterations;
-  lanczos.seed = options_.seed;
-  const LanczosResult extremes = lanczos_extremes(restricted, q, lanczos);
-  QuadratureOptions quadrature;
-  quadrature.probes = options_.quadrature_probes;
-  quadrature.steps = options_.quadrature_steps;
-  quadrature.seed = options_.seed;
-  c.converged = extremes.converged;
-  c.largest = extremes.largest;
-  c.smallest = extremes.smallest;
-  c.sharpness = extremes.largest[0];
-  c.median = spectral_quantile(restricted, q, 0.5, quadrature);
-  c.robust_condition =
-      c.median > 0.0 ? c.sharpness / c.median : std::numeric_limits<double>::infinity();
-  return c;
+  return measure_curvature(hessian, param_.size(), options_.curvature,
+                           curvature_streams(options_.seed));
 }
 
 Eigen::MatrixXd Landscape::gamma(const Eigen::VectorXd& theta) const {
@@ -296,6 +232,72 @@ CriticalPoint one_layer_minimum(Landscape& landscape) {
   point.theta = theta_for_gamma(landscape.parametrization(), theory->gamma_star());
   assess(landscape, point);
   return point;
+}
+
+Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
+                             const LandscapeOptions& options) {
+  if (param.kind() != Param::kFull) {
+    Landscape landscape(sampler, param, options);
+    if (const OneLayerTheory* theory = landscape.theory()) {
+      return theta_for_gamma(param, theory->gamma_star());
+    }
+    return fit_theory_family(landscape, sampler.sigma()).theta;
+  }
+  const Parametrization pgd(Param::kPgd, param.dim(), param.layers(), param.heads(),
+                            param.shared());
+  Weights weights = pgd.make_weights();
+  pgd.expand(theory_point(sampler, pgd, options), weights);
+  return param.project(weights);
+}
+
+ExactReport exact_report(Landscape& landscape, const Eigen::VectorXd& theta) {
+  const OneLayerTheory* theory = landscape.theory();
+  if (!theory) {
+    throw std::invalid_argument(
+        "mode exact needs one pgd or gdpp layer with one head (the closed form of §7.1)");
+  }
+  ExactReport r;
+  r.gamma = landscape.gamma(theta);
+  r.sampled = landscape.loss(theta);
+  r.loss = theory->loss(r.gamma);
+  r.sampled_deviation = (r.sampled.mean - r.loss) / r.sampled.standard_error;
+  r.gradient = theory->gradient(r.gamma);
+  r.gradient_norm = r.gradient.norm();
+  r.loss_star = theory->loss_star();
+  r.gamma_star = theory->gamma_star();
+  r.h = theory->h();
+  r.distance_to_star = relative_distance(r.gamma, r.gamma_star);
+  r.hessian_eigenvalues =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(theory->hessian()).eigenvalues();
+  return r;
+}
+
+SliceReport slice_report(Landscape& landscape, const Eigen::VectorXd& origin,
+                         const Eigen::VectorXd& u, const Eigen::VectorXd& alpha,
+                         const Eigen::VectorXd* v, const Eigen::VectorXd& beta) {
+  if (u.norm() == 0.0) throw std::invalid_argument("the slice direction is zero");
+  SliceReport r;
+  r.origin = origin;
+  r.u = u;
+  if (v) r.v = *v;
+  r.slice = compute_slice(landscape, origin, u, alpha, v, beta);
+  r.slice.loss.minCoeff(&r.lowest_alpha, &r.lowest_beta);
+  r.origin_loss = landscape.loss(origin).mean;
+  return r;
+}
+
+Eigen::VectorXd slice_grid(int points, const std::vector<double>& range, bool line) {
+  const double lo = range.empty() ? (line ? -0.25 : -1.0) : range[0];
+  const double hi = range.empty() ? (line ? 1.25 : 1.0) : range[1];
+  return Eigen::VectorXd::LinSpaced(points, lo, hi);
+}
+
+std::vector<std::pair<std::string, CriticalPoint>> critical_points(Landscape& landscape,
+                                                                   const Eigen::MatrixXd& sigma) {
+  std::vector<std::pair<std::string, CriticalPoint>> points;
+  if (landscape.theory()) points.emplace_back("one_layer_minimum", one_layer_minimum(landscape));
+  points.emplace_back("family", fit_theory_family(landscape, sigma));
+  return points;
 }
 
 }  // namespace linicl

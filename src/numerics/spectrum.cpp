@@ -1,5 +1,4 @@
 #include "linicl/numerics/spectrum.hpp"
-#include "linicl/data/streams.hpp"
 #include "linicl/numerics/require.hpp"
 
 #include <Eigen/Eigenvalues>
@@ -101,11 +100,10 @@ void LanczosOptions::check() const {
   require(tolerance > 0.0 && tolerance < 1.0, "LanczosOptions::tolerance", "in (0, 1)", tolerance);
 }
 
-LanczosResult lanczos_extremes(const SymmetricOperator& op, Eigen::Index p,
+LanczosResult lanczos_extremes(const SymmetricOperator& op, Eigen::Index p, RandomStream rs,
                                const LanczosOptions& options) {
   options.check();
   require_dimension(p);
-  RandomStream rs = make_stream(options.seed, Purpose::kLandscape, StreamKey::kLanczosStart);
   Eigen::VectorXd start(p);
   for (Eigen::Index i = 0; i < p; ++i) start(i) = rs.normal();
   start.normalize();
@@ -143,7 +141,7 @@ void QuadratureOptions::check() const {
 }
 
 double spectral_quantile(const SymmetricOperator& op, Eigen::Index p, double q,
-                         const QuadratureOptions& options) {
+                         const StreamFamily& probes, const QuadratureOptions& options) {
   options.check();
   require_dimension(p);
   require(q > 0.0 && q < 1.0, "quantile q", "in (0, 1)", q);
@@ -153,8 +151,7 @@ double spectral_quantile(const SymmetricOperator& op, Eigen::Index p, double q,
   const Eigen::Index capacity = std::min<Eigen::Index>(p, options.steps);
   const double entry = 1.0 / std::sqrt(static_cast<double>(p));
   for (int probe = 0; probe < options.probes; ++probe) {
-    RandomStream rs = make_stream(options.seed, Purpose::kLandscape, StreamKey::kTraceProbe,
-                                  static_cast<std::uint64_t>(probe));
+    RandomStream rs = probes.stream(static_cast<std::uint64_t>(probe));
     Eigen::VectorXd v(p);
     for (Eigen::Index i = 0; i < p; ++i) v(i) = (rs.next_u64() >> 63) ? entry : -entry;
     Lanczos lanczos(op, v, capacity);

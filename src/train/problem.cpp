@@ -3,36 +3,21 @@
 #include <stdexcept>
 
 #include "linicl/data/covariance.hpp"
-#include "linicl/io/h5.hpp"
 
 namespace linicl {
 
-Eigen::MatrixXd read_covariance_file(const std::string& path,
-                                     std::initializer_list<const char*> datasets, int dim,
-                                     const std::string& what) {
-  if (!h5::is_hdf5(path)) {
-    throw std::invalid_argument(what + ": '" + path + "' is missing or not an HDF5 file");
-  }
-  const h5::File file = h5::File::open(path);
-  std::string tried;
-  for (const char* name : datasets) {
-    if (file.exists(name)) {
-      Eigen::MatrixXd m = file.read_matrix(name);
-      check_covariance(m, dim, what + " (" + path + ":" + name + ")");
-      return m;
-    }
-    tried += (tried.empty() ? "" : " or ") + std::string(name);
-  }
-  throw std::invalid_argument(what + ": '" + path + "' has no dataset " + tried);
-}
-
-Problem make_problem(const TrainConfig& config) {
+Problem make_problem(const TrainConfig& config, const CovarianceReader& read) {
   config.check();
   const int d = config.dim;
-  Eigen::MatrixXd sigma =
-      config.cov == "file"
-          ? read_covariance_file(config.cov_file, {"/data/Sigma", "/Sigma"}, d, "--cov-file")
-          : make_covariance(config.covariance_spec(), d, config.seed);
+  // Files are io's to read: a caller that wants them passes the reader.
+  const auto read_file = [&](const std::string& path, std::initializer_list<const char*> datasets,
+                             const std::string& what) {
+    if (!read) throw std::logic_error("make_problem: " + what + " needs a CovarianceReader");
+    return read(path, datasets, d, what);
+  };
+  Eigen::MatrixXd sigma = config.cov == "file"
+                              ? read_file(config.cov_file, {"/data/Sigma", "/Sigma"}, "--cov-file")
+                              : make_covariance(config.covariance_spec(), d, config.seed);
   // Gamma covariates have covariance kθ·Σ (k, θ of the radial Gamma law); the run keeps the
   // covariance of x itself, so every formula downstream sees the true second moment.
   if (config.x_dist == "gamma") sigma *= config.gamma_shape * config.gamma_scale;
@@ -42,8 +27,7 @@ Problem make_problem(const TrainConfig& config) {
   } else if (config.w_cov == "inverse") {
     sigma_w = spd_roots(sigma).inverse;
   } else {
-    sigma_w = read_covariance_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, d,
-                                   "--w-cov-file");
+    sigma_w = read_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, "--w-cov-file");
   }
   TaskSampler sampler(config.task_spec(), sigma, sigma_w);
   return {std::move(sigma), std::move(sigma_w), std::move(sampler)};

@@ -5,19 +5,13 @@
 #include <limits>
 #include <stdexcept>
 
+#include "linicl/numerics/curvature.hpp"
 #include "linicl/numerics/spectrum.hpp"
 #include "linicl/train/config.hpp"
 
 namespace linicl {
 
 namespace {
-
-LandscapeOptions tracking_options(const TrainConfig& config) {
-  LandscapeOptions options;
-  options.pool = config.track_pool;
-  options.seed = config.eval_seed;
-  return options;
-}
 
 template <class T>
 void keep_rows(std::vector<T>& column, std::size_t keep) {
@@ -81,7 +75,8 @@ Tracker::Tracker(const TrainConfig& config, const TaskSampler& sampler,
     : seed_(config.eval_seed),
       batch_(config.batch),
       batches_(config.track_batches),
-      landscape_(sampler, param, tracking_options(config)) {}
+      pool_{config.eval_seed, prompt_step(PromptSet::kLandscapePool), config.track_pool},
+      objective_(sampler, param) {}
 
 void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eigen::VectorXd& update,
                      TrackSeries& out) {
@@ -94,11 +89,15 @@ void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eige
   GradientNoise noise{Eigen::VectorXd::Constant(theta.size(), kNaN),
                       Eigen::VectorXd::Constant(batches_, kNaN), kNaN};
   try {
-    curvature = landscape_.curvature(theta);
+    const SymmetricOperator hessian = [&](const Eigen::VectorXd& v, Eigen::VectorXd& out) {
+      objective_.hessian_times(theta, v, pool_, out);
+    };
+    curvature =
+        measure_curvature(hessian, theta.size(), CurvatureOptions(), curvature_streams(seed_));
     if (update.norm() > 0.0) {
       const Eigen::VectorXd u = update.normalized();
       Eigen::VectorXd hu;
-      landscape_.hessian_times(theta, u, hu);
+      objective_.hessian_times(theta, u, pool_, hu);
       smoothness = u.dot(hu);
     }
     // Stochastic-gradient noise: `batches` independent training-size batches.
@@ -108,7 +107,7 @@ void Tracker::record(std::int64_t step, const Eigen::VectorXd& theta, const Eige
           seed_,
           prompt_step(PromptSet::kTrackingNoise, static_cast<std::uint64_t>(step) * batches_ + j),
           batch_};
-      grads[j] = landscape_.gradient(theta, batch, nullptr);
+      objective_.evaluate(theta, batch, &grads[j]);
     }
     noise = gradient_noise(grads);
   } catch (const std::invalid_argument&) {

@@ -13,7 +13,6 @@
 
 #include "linicl/analysis/algorithms.hpp"
 #include "linicl/analysis/family_fit.hpp"
-#include "linicl/io/h5.hpp"
 #include "linicl/model/model.hpp"
 #include "linicl/train/config.hpp"
 
@@ -120,8 +119,5 @@ double loss_moment_order(Param param, int layers);
 // ν <= it): then the population loss is infinite for generic weights, and sampled means grow
 // with the number of prompts.
 std::string infinite_loss_note(const TrainConfig& config);
-
-// Replaces /analysis under `file` with the report.
-void write_analysis(const h5::Node& file, const AnalysisReport& report);
 
 }  // namespace linicl

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "linicl/numerics/curvature.hpp"
 #include "linicl/numerics/rng.hpp"
 
 namespace linicl {
@@ -48,6 +49,18 @@ enum class StreamKey : std::uint64_t {
 inline RandomStream make_stream(std::uint64_t seed, Purpose purpose, StreamKey key,
                                 std::uint64_t index = 0) {
   return RandomStream(seed, purpose, static_cast<std::uint64_t>(key), index);
+}
+
+// The streams (seed, purpose, key, b) for b = 0, 1, ….
+inline StreamFamily make_family(std::uint64_t seed, Purpose purpose, StreamKey key) {
+  return {seed, purpose, static_cast<std::uint64_t>(key)};
+}
+
+// The random vectors of a curvature measurement under `seed`: the landscape's and the tracker's.
+inline CurvatureStreams curvature_streams(std::uint64_t seed) {
+  return {make_stream(seed, Purpose::kLandscape, StreamKey::kActiveProbe),
+          make_stream(seed, Purpose::kLandscape, StreamKey::kLanczosStart),
+          make_family(seed, Purpose::kLandscape, StreamKey::kTraceProbe)};
 }
 
 }  // namespace linicl

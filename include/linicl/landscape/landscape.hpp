@@ -7,51 +7,25 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "linicl/analysis/family_fit.hpp"
 #include "linicl/analysis/theory.hpp"
 #include "linicl/data/streams.hpp"
 #include "linicl/data/task.hpp"
-#include "linicl/io/h5.hpp"
 #include "linicl/model/parametrization.hpp"
-#include "linicl/numerics/spectrum.hpp"
+#include "linicl/numerics/curvature.hpp"
 #include "linicl/train/objective.hpp"
 
 namespace linicl {
 
 struct LandscapeOptions {
-  int pool = 4000;               // prompts of the fixed evaluation pool, in [32, 1e8]
-  std::uint64_t seed = 4242;     // the pool's seed (its own prompts, not the training ones)
-  int full_limit = 3000;         // full Hessian spectrum up to this many parameters, in [1, 20000];
-                                 // beyond, Lanczos extremes and a quadrature median
-  int lanczos_wanted = 3;        // Lanczos: eigenvalues at each end, >= 1
-  int lanczos_iterations = 300;  // Lanczos: Krylov dimension cap, >= 2 * lanczos_wanted
-  int quadrature_probes = 8;     // median by stochastic Lanczos quadrature: probes, >= 1
-  int quadrature_steps = 60;     // ... and Lanczos steps per probe, >= 1
-  double zero_tolerance = 1e-9;  // |λ| <= this · max|λ| counts as a zero eigenvalue, in [0, 1)
-  void check() const;            // throws std::invalid_argument naming the option
-};
-
-// The Hessian's spectrum at one θ. With `full`, every eigenvalue, and the summary (median,
-// robust condition number, counts) over the active parameters: those with a non-zero Hessian
-// row (a parameter the loss does not depend on, like the rows of the last layer's P that only
-// move covariates, adds a structural zero eigenvalue that says nothing about curvature).
-// Otherwise the Lanczos extremes and the quadrature estimate of the median of all
-// eigenvalues, and the counts are left at −1 (only the Ritz values in `smallest` are known).
-struct Curvature {
-  bool full = false;
-  Eigen::VectorXd eigenvalues;         // all, ascending (full only)
-  Eigen::VectorXd active_eigenvalues;  // of H restricted to the active parameters (full only)
-  int inactive = 0;                    // parameters with an exactly zero Hessian row
-  // Of H restricted to the active parameters: descending / ascending, lanczos_wanted of each.
-  Eigen::VectorXd largest, smallest;
-  bool converged = true;          // false: Lanczos stopped at its cap (values less sure)
-  double sharpness = 0.0;         // λ_max
-  double median = 0.0;            // λ_median (an estimate unless full)
-  double robust_condition = 0.0;  // λ_max / λ_median; +inf if λ_median <= 0
-  int negative = -1, zero = -1, positive = -1;
-  double asymmetry = 0.0;  // ‖H − Hᵀ‖_F/‖H‖_F of the assembled matrix (full only): a check
+  int pool = 4000;             // prompts of the fixed evaluation pool, in [32, 1e8]
+  std::uint64_t seed = 4242;   // the pool's seed (its own prompts, not the training ones), and
+                               // of the curvature's random vectors (curvature_streams)
+  CurvatureOptions curvature;  // curvature.hpp; full_limit in [1, 20000]
+  void check() const;          // throws std::invalid_argument naming the option
 };
 
 // Borrows the sampler and parametrization, which must outlive it. Not for concurrent calls.
@@ -76,6 +50,7 @@ class Landscape {
   Eigen::VectorXd gradient(const Eigen::VectorXd& theta, const BatchSpec& batch,
                            double* standard_error);
   void hessian_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& v, Eigen::VectorXd& out);
+  // ∇²ℒ on the pool, measured by measure_curvature (curvature.hpp).
   Curvature curvature(const Eigen::VectorXd& theta);
   // Minimizes the pool's loss over θ = basis·s from every start (family_fit.hpp).
   FamilyFit fit(const Eigen::MatrixXd& basis, const std::vector<Eigen::VectorXd>& starts);
@@ -145,10 +120,6 @@ CriticalPoint one_layer_minimum(Landscape& landscape);
 // θ of a pgd/gdpp model whose layer-0 head-0 Γ is `gamma` and everything else zero.
 Eigen::VectorXd theta_for_gamma(const Parametrization& param, const Eigen::MatrixXd& gamma);
 
-}  // namespace linicl
-
-namespace linicl {
-
 // The theory's point in a run's parametrization (for slices "to the theory"): Γ* when one
 // layer has the closed form, else the fitted §7 family Γ_ℓ = a_ℓ Σ⁻¹ (B_ℓ = b_ℓ I for gdpp);
 // for `full`, that pgd point embedded through the pattern P = [[0, 0], [0, 1]], Q = −[[A, 0],
@@ -156,9 +127,41 @@ namespace linicl {
 Eigen::VectorXd theory_point(const TaskSampler& sampler, const Parametrization& param,
                              const LandscapeOptions& options);
 
-// /landscape/<mode> datasets and attributes (§10); the caller adds what it was run on.
-void write_curvature(const h5::Node& group, const Curvature& curvature);
-void write_slice(const h5::Node& group, const Slice& slice);
-void write_critical_point(const h5::Node& group, const CriticalPoint& point);
+// ---- The modes of `linicl landscape` ------------------------------------------------------
+
+// exact: the one-layer closed form at the run's Γ (§7.1, §9.1); needs landscape.theory().
+struct ExactReport {
+  Eigen::MatrixXd gamma, gradient;      // Γ and ∇f(Γ)
+  double loss = 0.0;                    // f(Γ)
+  BatchObjective::Estimate sampled;     // ℒ on the pool
+  double sampled_deviation = 0.0;       // (ℒ − f)/(its standard error)
+  double gradient_norm = 0.0;           // ‖∇f(Γ)‖_F
+  double loss_star = 0.0;               // f(Γ*)
+  Eigen::MatrixXd gamma_star, h;        // Γ* and H
+  double distance_to_star = 0.0;        // ‖Γ − Γ*‖_F/‖Γ*‖_F
+  Eigen::VectorXd hessian_eigenvalues;  // of 2 H ⊗ Σ, ascending
+};
+ExactReport exact_report(Landscape& landscape, const Eigen::VectorXd& theta);
+
+// slice: compute_slice, the loss at the origin and the grid point where the sampled loss is
+// lowest. Throws std::invalid_argument when u is zero.
+struct SliceReport {
+  Eigen::VectorXd origin, u, v;  // v empty for a 1-D slice
+  Slice slice;
+  double origin_loss = 0.0;
+  Eigen::Index lowest_alpha = 0, lowest_beta = 0;  // indices into slice.alpha, slice.beta
+};
+SliceReport slice_report(Landscape& landscape, const Eigen::VectorXd& origin,
+                         const Eigen::VectorXd& u, const Eigen::VectorXd& alpha,
+                         const Eigen::VectorXd* v = nullptr, const Eigen::VectorXd& beta = {});
+
+// `points` values evenly over range = {lo, hi}, or without a range over [−1, 1] along a random
+// direction and [−0.25, 1.25] along a line to a point (0 the origin, 1 the point).
+Eigen::VectorXd slice_grid(int points, const std::vector<double>& range, bool line);
+
+// critical: Γ* as "one_layer_minimum" when one layer has the closed form, then the fitted §7
+// family as "family".
+std::vector<std::pair<std::string, CriticalPoint>> critical_points(Landscape& landscape,
+                                                                   const Eigen::MatrixXd& sigma);
 
 }  // namespace linicl

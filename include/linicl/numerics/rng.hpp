@@ -142,4 +142,13 @@ class RandomStream {
   std::uint64_t counter_ = 0;
 };
 
+// The streams RandomStream(seed, purpose, a, b) for b = 0, 1, …: how a caller hands an
+// algorithm several independent streams of its choosing (data/streams.hpp names the keys).
+struct StreamFamily {
+  std::uint64_t seed = 0;
+  Purpose purpose = Purpose::kTest;
+  std::uint64_t a = 0;
+  RandomStream stream(std::uint64_t b) const { return RandomStream(seed, purpose, a, b); }
+};
+
 }  // namespace linicl

@@ -10,6 +10,8 @@
 #include <functional>
 #include <vector>
 
+#include "linicl/numerics/rng.hpp"
+
 namespace linicl {
 
 // y = A x with A symmetric on R^p; `out` arrives sized p (and zeroed) and must be overwritten.
@@ -28,7 +30,6 @@ struct LanczosOptions {
   int wanted = 3;            // k: eigenvalues wanted at each end (k largest, k smallest), >= 1
   int max_iterations = 300;  // cap on the Krylov dimension (also capped at p), >= 2 * wanted
   double tolerance = 1e-10;  // Ritz value θ_i converged when |β_m s_mi| <= tol · max|θ|; (0, 1)
-  std::uint64_t seed = 0;    // start vector: normals of RandomStream(seed, kLandscape, 0x1a9c2)
   void check() const;        // throws std::invalid_argument naming the field and its range
 };
 
@@ -47,15 +48,15 @@ struct LanczosResult {
 // then eigenvalues), or at m = min(p, max_iterations).
 // One start vector sees each distinct eigenvalue once: a repeated eigenvalue is returned once,
 // so `largest`/`smallest` are the extreme eigenvalues without multiplicity (for a low-rank A,
-// `smallest` is 0 followed by the smallest nonzero eigenvalues).
-LanczosResult lanczos_extremes(const SymmetricOperator& op, Eigen::Index p,
+// `smallest` is 0 followed by the smallest nonzero eigenvalues). The start vector is p normals
+// of `start`, normalized.
+LanczosResult lanczos_extremes(const SymmetricOperator& op, Eigen::Index p, RandomStream start,
                                const LanczosOptions& options = {});
 
 struct QuadratureOptions {
-  int probes = 8;          // Rademacher start vectors, >= 1
-  int steps = 60;          // Lanczos steps per probe (capped at p), >= 1
-  std::uint64_t seed = 0;  // probe i: signs of RandomStream(seed, kLandscape, 0x51a, i)
-  void check() const;      // throws std::invalid_argument naming the field and its range
+  int probes = 8;      // Rademacher start vectors, >= 1
+  int steps = 60;      // Lanczos steps per probe (capped at p), >= 1
+  void check() const;  // throws std::invalid_argument naming the field and its range
 };
 
 // q-quantile, q in (0, 1), of the eigenvalue distribution μ = (1/p) Σ δ_λi by stochastic
@@ -63,9 +64,10 @@ struct QuadratureOptions {
 // with θ_j, τ_j the eigenvalues and first eigenvector components of T_m. Each probe's CDF is
 // piecewise linear through (θ_j, W_{<j} + τ_j²/2), the midpoint of its jump (the true CDF
 // lies between W_{<j} and W_{<j} + τ_j² at θ_j), constant beyond its end nodes; the estimate
-// is the exact inverse of their mean, clamped to the range of the nodes.
+// is the exact inverse of their mean, clamped to the range of the nodes. Probe i has the signs
+// of probes.stream(i).
 double spectral_quantile(const SymmetricOperator& op, Eigen::Index p, double q,
-                         const QuadratureOptions& options = {});
+                         const StreamFamily& probes, const QuadratureOptions& options = {});
 
 struct SpectrumSummary {
   double largest = 0, smallest = 0;

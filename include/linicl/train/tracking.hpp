@@ -8,7 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "linicl/landscape/landscape.hpp"
+#include "linicl/data/task.hpp"
+#include "linicl/model/parametrization.hpp"
+#include "linicl/train/objective.hpp"
 
 namespace linicl {
 
@@ -48,7 +50,9 @@ struct GradientNoise {
 };
 GradientNoise gradient_noise(const std::vector<Eigen::VectorXd>& grads);
 
-// Owns its landscape (the tracking pool) and borrows the sampler and parametrization.
+// Owns its objective on the tracking pool (the landscape's pool under the evaluation seed) and
+// measures with the curvature instrument (curvature.hpp, the landscape's default options and
+// streams); borrows the sampler and parametrization.
 class Tracker {
  public:
   Tracker(const TrainConfig& config, const TaskSampler& sampler, const Parametrization& param);
@@ -60,7 +64,8 @@ class Tracker {
  private:
   std::uint64_t seed_;
   int batch_, batches_;
-  Landscape landscape_;
+  BatchSpec pool_;
+  BatchObjective objective_;
 };
 
 }  // namespace linicl
