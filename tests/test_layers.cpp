@@ -66,7 +66,7 @@ std::vector<std::string> check_file(const fs::path& root, const fs::path& file,
 
 }  // namespace
 
-TEST_CASE("every layer includes only itself and the layers before it; HDF5 only in io",
+TEST_CASE("every layer includes only itself and the layers before it, and only io HDF5",
           "[layers]") {
   const fs::path root = LINICL_SOURCE_DIR;
   std::vector<std::string> problems;
