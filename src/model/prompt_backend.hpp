@@ -26,9 +26,8 @@ struct PromptOperand {
 class PromptBackend {
  public:
   using Buffer = std::vector<double>;
-  explicit PromptBackend(int m) : m_(m), mat(std::size_t(m) * m), vec(m) {}
-  const int m_;
-  const std::size_t mat, vec;
+  explicit PromptBackend(int m) : mat(std::size_t(m) * m), vec(m), m_(m) {}
+  const std::size_t mat, vec;  // elements of a matrix and of a vector
 
   template <bool T>
   static PromptOperand batched(const double* data, std::bool_constant<T>) {
@@ -70,6 +69,7 @@ class PromptBackend {
   }
 
  protected:
+  const int m_;  // d + 1
   void transpose_sum(const double* x, double scale, double* out) const {
     for (int j = 0; j < m_; ++j) {
       for (int i = 0; i < m_; ++i) out[i + j * m_] = scale * (x[i + j * m_] + x[j + i * m_]);
@@ -101,7 +101,7 @@ class TangentBackend : private PromptBackend {
  public:
   using Buffer = std::vector<double>;
   explicit TangentBackend(int m) : PromptBackend(m), mat(2 * PromptBackend::mat), vec(2 * m) {}
-  const std::size_t mat, vec;
+  const std::size_t mat, vec;  // values and derivatives
 
   // A matrix operand and its derivative.
   struct Operand {
