@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "linicl/analysis/analysis.hpp"
+#include "linicl/analysis/theory.hpp"
 #include "linicl/data/covariance.hpp"
 #include "linicl/data/task.hpp"
 #include "linicl/model/gram_lsa.hpp"
+#include "linicl/model/parametrization.hpp"
 #include "linicl/numerics/rng.hpp"
 #include "linicl/train/objective.hpp"
 
@@ -44,12 +46,36 @@ inline Eigen::MatrixXd rotated_covariance(int dim, double kappa, std::uint64_t s
   return make_covariance(spec, dim, seed);
 }
 
-inline TaskSampler make_sampler(int dim, int context, double noise = 0.0, double kappa = 1.0) {
+// Gaussian x with d = dim, n = context and label-noise std `noise`; the rest at its defaults.
+inline TaskSpec gaussian_spec(int dim, int context, double noise = 0.0) {
   TaskSpec spec;
   spec.dim = dim;
   spec.context = context;
   spec.noise = noise;
-  return TaskSampler(spec, rotated_covariance(dim, kappa), Eigen::MatrixXd::Identity(dim, dim));
+  return spec;
+}
+
+// One pgd layer, one head on Gaussian x with Σ = rotated_covariance(d, kappa), Σ_w = I: the
+// sampled objective beside the closed-form theory it is checked against.
+struct OnePgdLayer {
+  OnePgdLayer(int d, int n, double kappa, double noise)
+      : sigma(rotated_covariance(d, kappa)),
+        spec(gaussian_spec(d, n, noise)),
+        sampler(spec, sigma, Eigen::MatrixXd::Identity(d, d)),
+        theory(spec, sigma, Eigen::MatrixXd::Identity(d, d)),
+        param(Param::kPgd, d, 1, 1, false),
+        objective(sampler, param) {}
+  Eigen::MatrixXd sigma;
+  TaskSpec spec;
+  TaskSampler sampler;
+  OneLayerTheory theory;
+  Parametrization param;
+  BatchObjective objective;
+};
+
+inline TaskSampler make_sampler(int dim, int context, double noise = 0.0, double kappa = 1.0) {
+  return TaskSampler(gaussian_spec(dim, context, noise), rotated_covariance(dim, kappa),
+                     Eigen::MatrixXd::Identity(dim, dim));
 }
 
 // The squared error (ŷ_b − y_b)² of every prompt of the batch, one prompt at a time through

@@ -103,15 +103,8 @@ TEST_CASE(
     "loss and 2 H ⊗ Σ within sampling error",
     "[hessian][theory]") {
   const int d = 2, n = 6;
-  const Eigen::MatrixXd sigma = rotated_covariance(d, 4.0);
-  TaskSpec spec;
-  spec.dim = d;
-  spec.context = n;
-  spec.noise = 0.5;
-  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(d, d));
-  const OneLayerTheory theory(spec, sigma, Eigen::MatrixXd::Identity(d, d));
-  const Parametrization param(Param::kPgd, d, 1, 1, false);
-  BatchObjective objective(sampler, param);
+  OnePgdLayer layer(d, n, 4.0, 0.5);
+  auto& [sigma, spec, sampler, theory, param, objective] = layer;
   const Eigen::VectorXd theta = Eigen::VectorXd::Constant(d * d, 0.2);
 
   // The exact f in θ coordinates: θ = vec(A), Γ = Aᵀ, so column j is (2 Σ Δ_Γ H)ᵀ.

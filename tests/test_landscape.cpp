@@ -14,11 +14,8 @@ using namespace linicl::testing;
 namespace {
 
 TaskSampler inverse_prior_sampler(int d, int n, double kappa) {
-  TaskSpec spec;
-  spec.dim = d;
-  spec.context = n;
   const Eigen::MatrixXd sigma = rotated_covariance(d, kappa);
-  return TaskSampler(spec, sigma, spd_roots(sigma).inverse);  // w ~ N(0, Σ⁻¹)
+  return TaskSampler(gaussian_spec(d, n), sigma, spd_roots(sigma).inverse);  // w ~ N(0, Σ⁻¹)
 }
 
 LandscapeOptions pool_of(int prompts) {
@@ -57,12 +54,8 @@ TEST_CASE(
     "one layer: the exact gradient vanishes at Gamma* and the sampled Hessian is positive "
     "definite there",
     "[landscape][theory]") {
-  TaskSpec spec;
-  spec.dim = 4;
-  spec.context = 10;
-  spec.noise = 0.3;
   const Eigen::MatrixXd sigma = rotated_covariance(4, 10.0);
-  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(4, 4));
+  const TaskSampler sampler(gaussian_spec(4, 10, 0.3), sigma, Eigen::MatrixXd::Identity(4, 4));
   const Parametrization param(Param::kPgd, 4, 1, 1, false);
   Landscape landscape(sampler, param, pool_of(8000));
   REQUIRE(landscape.theory() != nullptr);
@@ -138,11 +131,8 @@ TEST_CASE("Lanczos extremes agree with the full Hessian spectrum", "[landscape]"
 }
 
 TEST_CASE("slices: filter-normalized directions and the exact one-layer surface", "[landscape]") {
-  TaskSpec spec;
-  spec.dim = 3;
-  spec.context = 8;
   const Eigen::MatrixXd sigma = rotated_covariance(3, 5.0);
-  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(3, 3));
+  const TaskSampler sampler(gaussian_spec(3, 8), sigma, Eigen::MatrixXd::Identity(3, 3));
 
   const Parametrization deep(Param::kFull, 3, 2, 1, false);
   RandomStream rs(8, Purpose::kTest);

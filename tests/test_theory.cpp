@@ -15,14 +15,6 @@ using namespace linicl::testing;
 
 namespace {
 
-TaskSpec gaussian_spec(int dim, int context, double noise) {
-  TaskSpec spec;
-  spec.dim = dim;
-  spec.context = context;
-  spec.noise = noise;
-  return spec;
-}
-
 struct Estimate {
   double mean, standard_error;
 };
@@ -227,12 +219,8 @@ TEST_CASE("the Hessian of f is 2 H ⊗ Σ: finite differences, action, and defin
 TEST_CASE("the sampled loss of a pgd layer and its standard error bracket the exact f",
           "[theory]") {
   const int d = 5, n = 20;
-  const Eigen::MatrixXd sigma = rotated_covariance(d, 10.0);
-  const TaskSpec spec = gaussian_spec(d, n, 0.5);
-  const TaskSampler sampler(spec, sigma, Eigen::MatrixXd::Identity(d, d));
-  const OneLayerTheory theory(spec, sigma, Eigen::MatrixXd::Identity(d, d));
-  const Parametrization param(Param::kPgd, d, 1, 1, false);
-  BatchObjective objective(sampler, param);
+  OnePgdLayer layer(d, n, 10.0, 0.5);
+  auto& [sigma, spec, sampler, theory, param, objective] = layer;
   RandomStream rs(41, Purpose::kTest);
   for (const Eigen::MatrixXd& gamma :
        {theory.gamma_star(), Eigen::MatrixXd(theory.gamma_star() + random_matrix(d, d, rs, 0.1))}) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "linicl/io/h5.hpp"
 #include "linicl/model/gram_lsa.hpp"
 #include "linicl/model/model_lanes.hpp"
@@ -38,6 +39,7 @@
 #include "linicl/train/objective.hpp"
 
 using namespace linicl;
+using linicl::testing::gaussian_spec;
 
 namespace {
 
@@ -218,12 +220,8 @@ Weights prompt_hessian_path(const Weights& w, const Weights& dw, const PromptCol
 
 // The sampler the script copied: Gaussian x, Σ = Σ_w = I, the case's d, n and noise.
 TaskSampler case_sampler(const Case& c) {
-  TaskSpec spec;
-  spec.dim = c.dim;
-  spec.context = c.context;
-  spec.noise = c.noise;
   const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(c.dim, c.dim);
-  return TaskSampler(spec, identity, identity);
+  return TaskSampler(gaussian_spec(c.dim, c.context, c.noise), identity, identity);
 }
 
 // What BatchObjective gives on the case's batch, in (P, Q).
