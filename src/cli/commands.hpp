@@ -130,12 +130,9 @@ CLI::Validator rule(const std::string& name, const std::string& what, Ok ok) {
 
 // A word option: one of `choices`, else "<name> must be one of a|b (got 'c')".
 inline CLI::Validator one_of(const std::string& name, const std::vector<std::string>& choices) {
-  std::string joined;
-  for (const std::string& choice : choices) joined += (joined.empty() ? "" : "|") + choice;
   return CLI::Validator(
       [=](const std::string& value) {
-        require(std::find(choices.begin(), choices.end(), value) != choices.end(), name,
-                "one of " + joined, "'" + value + "'");
+        require_choice(value, name, choices);
         return std::string();
       },
       "");

@@ -6,10 +6,30 @@
 #include <string>
 #include <vector>
 
+#include "linicl/numerics/name_table.hpp"
+
 namespace linicl {
 
 enum class CovKind { kIsotropic, kKappa, kSpectrum, kFile };
+constexpr NameTable<CovKind, 4> name_table(CovKind) {
+  return {{{CovKind::kIsotropic, "isotropic"},
+           {CovKind::kKappa, "kappa"},
+           {CovKind::kSpectrum, "spectrum"},
+           {CovKind::kFile, "file"}}};
+}
+
 enum class KappaShape { kGeometric, kTwoLevel };
+constexpr NameTable<KappaShape, 2> name_table(KappaShape) {
+  return {{{KappaShape::kGeometric, "geometric"}, {KappaShape::kTwoLevel, "two-level"}}};
+}
+
+// The covariance Σ_w of the task weights (§2.1): I, Σ⁻¹ or a matrix read from a file.
+enum class WCovKind { kIdentity, kInverse, kFile };
+constexpr NameTable<WCovKind, 3> name_table(WCovKind) {
+  return {{{WCovKind::kIdentity, "identity"},
+           {WCovKind::kInverse, "inverse"},
+           {WCovKind::kFile, "file"}}};
+}
 
 struct CovarianceSpec {
   CovKind kind = CovKind::kIsotropic;

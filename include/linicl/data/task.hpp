@@ -5,9 +5,19 @@
 #include <cmath>
 #include <cstdint>
 
+#include "linicl/numerics/name_table.hpp"
+
 namespace linicl {
 
+// The covariate laws of §2.2.
 enum class XDist { kGaussian, kUniform, kStudentT, kSphere, kGamma };
+constexpr NameTable<XDist, 5> name_table(XDist) {
+  return {{{XDist::kGaussian, "gaussian"},
+           {XDist::kUniform, "uniform"},
+           {XDist::kStudentT, "student-t"},
+           {XDist::kSphere, "sphere"},
+           {XDist::kGamma, "gamma"}}};
+}
 
 struct TaskSpec {
   int dim = 5;       // d

@@ -3,10 +3,11 @@
 // field (a command-line option as --name), its allowed range and what was given.
 #pragma once
 
-#include <initializer_list>
+#include <cstddef>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace linicl {
 
@@ -18,8 +19,9 @@ void require(bool ok, const std::string& name, const std::string& rule, const T&
   throw std::invalid_argument(out.str());
 }
 
-// `value` must be one of `choices`: unknown names are errors, never a silent default.
-void require_choice(const std::string& value, const std::string& name,
-                    std::initializer_list<const char*> choices);
+// The index of `value` among `choices`: unknown names are errors, never a silent default
+// ("<name> must be one of a|b|c (got 'x')").
+std::size_t require_choice(const std::string& value, const std::string& name,
+                           const std::vector<std::string>& choices);
 
 }  // namespace linicl

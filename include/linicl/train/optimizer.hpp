@@ -7,12 +7,28 @@
 #include <vector>
 
 #include "linicl/model/parametrization.hpp"
+#include "linicl/numerics/name_table.hpp"
 
 namespace linicl {
 
 enum class OptimizerKind { kSgd, kAdam, kAdamW };
+constexpr NameTable<OptimizerKind, 3> name_table(OptimizerKind) {
+  return {{{OptimizerKind::kAdam, "adam"},
+           {OptimizerKind::kAdamW, "adamw"},
+           {OptimizerKind::kSgd, "sgd"}}};
+}
+
 enum class ScheduleKind { kConstant, kStep, kCosine };
+constexpr NameTable<ScheduleKind, 3> name_table(ScheduleKind) {
+  return {{{ScheduleKind::kConstant, "constant"},
+           {ScheduleKind::kStep, "step"},
+           {ScheduleKind::kCosine, "cosine"}}};
+}
+
 enum class ClipMode { kGlobal, kMatrix };
+constexpr NameTable<ClipMode, 2> name_table(ClipMode) {
+  return {{{ClipMode::kGlobal, "global"}, {ClipMode::kMatrix, "matrix"}}};
+}
 
 OptimizerKind parse_optimizer(const std::string& name);  // adam|adamw|sgd, else invalid_argument
 ScheduleKind parse_schedule(const std::string& name);    // constant|step|cosine
