@@ -175,10 +175,10 @@ TEST_CASE("gamma covariates with kθ ≠ 1: the run's Σ is Cov(x) and f still m
   TrainConfig config;
   config.dim = 4;
   config.context = 12;
-  config.cov = "kappa";
+  config.cov = CovKind::kKappa;
   config.kappa = 5.0;
   config.rotate = true;
-  config.x_dist = "gamma";
+  config.x_dist = XDist::kGamma;
   config.gamma_shape = 2.0;
   config.gamma_scale = 1.5;  // kθ = 3
   config.noise = 0.3;

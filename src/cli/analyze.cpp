@@ -109,7 +109,7 @@ int run_analyze(const AnalyzeArgs& args) {
   const AnalysisReport report = analyze(run.config, run.sigma, run.sigma_w, weights, args.options);
   edit_run_file(lock, [&](h5::File& file) { write_analysis(file, report); });
   std::printf("%s: %d-layer %s model, d = %d, n = %d; %d evaluation prompts (seed %llu)\n",
-              args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
+              args.path.c_str(), run.config.layers, name_of(run.config.param), run.config.dim,
               run.config.context, args.options.prompts,
               static_cast<unsigned long long>(args.options.seed));
   print_losses(report);

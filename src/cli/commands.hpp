@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "linicl/numerics/name_table.hpp"
 #include "linicl/numerics/require.hpp"
 
 namespace linicl::cli {
@@ -133,6 +134,19 @@ inline CLI::Validator one_of(const std::string& name, const std::vector<std::str
   return CLI::Validator(
       [=](const std::string& value) {
         require_choice(value, name, choices);
+        return std::string();
+      },
+      "");
+}
+
+// An enum option (numerics/name_table.hpp): one of the names in E's table, else
+// "<name> must be one of a|b (got 'c')"; the name is rewritten to the enum's number, which is
+// what CLI11 converts into E.
+template <class E>
+CLI::Validator word(const std::string& name) {
+  return CLI::Validator(
+      [name](std::string& value) {
+        value = std::to_string(static_cast<std::underlying_type_t<E>>(parse<E>(value, name)));
         return std::string();
       },
       "");

@@ -63,11 +63,19 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
       args.flags.insert(option);
     } else if constexpr (std::is_same_v<T, std::string>) {
       option = cmd.add_option(flags, field, help);
+    } else if constexpr (std::is_enum_v<T>) {
+      // The choices, the refusal of other words and the default all come from T's name table.
+      option = cmd.add_option(flags, field, std::string(help) + ": " + choices<T>());
+      option->transform(word<T>(option->get_name()))->type_name("TEXT");
     } else {
       option = cmd.add_option(flags, field, help);
       option->transform(number<T>(option->get_name()));
     }
-    option->capture_default_str();
+    if constexpr (std::is_enum_v<T>) {
+      option->default_str(name_of(field));
+    } else {
+      option->capture_default_str();
+    }
     if constexpr (std::is_same_v<T, std::vector<double>>) {
       option->delimiter(',');
     } else {
@@ -258,9 +266,9 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
                    std::int64_t steps_done) {
   const TrainConfig& c = run.config;
   const Curves& curves = run.state.curves;
-  std::cout << "Trained a " << c.layers << "-layer " << c.param
+  std::cout << "Trained a " << c.layers << "-layer " << name_of(c.param)
             << " linear transformer (d = " << c.dim << ", n = " << c.context << ", " << c.heads
-            << " head" << (c.heads > 1 ? "s" : "") << ") with " << c.optimizer << " for "
+            << " head" << (c.heads > 1 ? "s" : "") << ") with " << name_of(c.optimizer) << " for "
             << steps_done << " steps of " << c.batch << " prompts in " << format_duration(seconds)
             << " (" << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
   const double zero_loss = (run.sigma_w * run.sigma).trace() + c.noise * c.noise;
@@ -288,7 +296,7 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
               << "% of the training prompts were above it (at most " << 100.0 * most
               << "% of one batch). ";
   }
-  if (c.param == "pgd" && c.layers == 1) {
+  if (c.param == Param::kPgd && c.layers == 1) {
     try {
       const OneLayerTheory theory(c.task_spec(), run.sigma, run.sigma_w);
       const Parametrization param = c.parametrization();

@@ -10,27 +10,6 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 }  // namespace
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "adam") return OptimizerKind::kAdam;
-  if (name == "adamw") return OptimizerKind::kAdamW;
-  if (name == "sgd") return OptimizerKind::kSgd;
-  throw std::invalid_argument("--optimizer must be one of adam|adamw|sgd (got '" + name + "')");
-}
-
-ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "constant") return ScheduleKind::kConstant;
-  if (name == "step") return ScheduleKind::kStep;
-  if (name == "cosine") return ScheduleKind::kCosine;
-  throw std::invalid_argument("--schedule must be one of constant|step|cosine (got '" + name +
-                              "')");
-}
-
-ClipMode parse_clip_mode(const std::string& name) {
-  if (name == "global") return ClipMode::kGlobal;
-  if (name == "matrix") return ClipMode::kMatrix;
-  throw std::invalid_argument("--clip-mode must be one of global|matrix (got '" + name + "')");
-}
-
 void optimizer_step(const OptimizerSpec& spec, double lr, const Eigen::VectorXd& grad,
                     Eigen::VectorXd& theta, OptimizerState& state) {
   if (state.first.size() != theta.size()) state.first.setZero(theta.size());

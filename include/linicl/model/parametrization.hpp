@@ -15,10 +15,6 @@ constexpr NameTable<Param, 3> name_table(Param) {
   return {{{Param::kFull, "full"}, {Param::kPgd, "pgd"}, {Param::kGdpp, "gdpp"}}};
 }
 
-// Throws std::invalid_argument naming --param unless `name` is full, pgd or gdpp.
-Param parse_param(const std::string& name);
-const char* param_name(Param param);
-
 // One named matrix inside θ, stored column-major at [offset, offset + rows·cols).
 struct ParamBlock {
   std::string name;  // e.g. "layer1/head0/P", "layer0/head0/A", "shared/head0/B"

@@ -30,10 +30,6 @@ constexpr NameTable<ClipMode, 2> name_table(ClipMode) {
   return {{{ClipMode::kGlobal, "global"}, {ClipMode::kMatrix, "matrix"}}};
 }
 
-OptimizerKind parse_optimizer(const std::string& name);  // adam|adamw|sgd, else invalid_argument
-ScheduleKind parse_schedule(const std::string& name);    // constant|step|cosine
-ClipMode parse_clip_mode(const std::string& name);       // global|matrix
-
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::kAdam;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
