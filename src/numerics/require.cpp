@@ -13,4 +13,8 @@ std::size_t require_choice(const std::string& value, const std::string& name,
   return choices.size();  // not reached: require threw
 }
 
+std::string option_flag(const std::string& field) {
+  return "--" + field;
+}
+
 }  // namespace linicl

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "linicl/numerics/name_table.hpp"
+#include "linicl/numerics/require.hpp"
 
 namespace linicl {
 
@@ -40,6 +41,10 @@ struct CovarianceSpec {
   std::vector<double> spectrum;  // kSpectrum: exactly d positive eigenvalues
   bool rotate = false;           // U Haar-random from the seed instead of the identity
   bool normalize = true;         // rescale so that tr Σ = d
+
+  // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
+  // range, for a Σ of dimension `dim`.
+  void check(int dim, const FieldLabel& label = option_flag) const;
 };
 
 // The eigenvalues λ of Σ for a non-file spec, normalized if asked; throws

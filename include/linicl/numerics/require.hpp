@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -23,5 +24,11 @@ void require(bool ok, const std::string& name, const std::string& rule, const T&
 // ("<name> must be one of a|b|c (got 'x')").
 std::size_t require_choice(const std::string& value, const std::string& name,
                            const std::vector<std::string>& choices);
+
+// How a parameter struct's check() names a field, given its long option name without dashes:
+// as the command-line option "--name" unless the caller reads another source (a run file names
+// its /config attributes, train/config.hpp).
+using FieldLabel = std::function<std::string(const std::string& field)>;
+std::string option_flag(const std::string& field);
 
 }  // namespace linicl

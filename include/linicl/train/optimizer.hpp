@@ -8,6 +8,7 @@
 
 #include "linicl/model/parametrization.hpp"
 #include "linicl/numerics/name_table.hpp"
+#include "linicl/numerics/require.hpp"
 
 namespace linicl {
 
@@ -36,6 +37,10 @@ struct OptimizerSpec {
   double momentum = 0.0;                          // SGD heavy ball μ
   bool nesterov = false;                          // SGD
   double weight_decay = 0.0;  // AdamW: decoupled; SGD and Adam: added to the gradient (L2)
+
+  // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
+  // range.
+  void check(const FieldLabel& label = option_flag) const;
 };
 
 // Everything an optimizer carries between steps, saved in checkpoints for bit-exact resume.
@@ -58,6 +63,10 @@ struct ScheduleSpec {
   std::int64_t decay_every = 500;  // step: multiply by decay_factor every this many steps
   double decay_factor = 0.1;
   double min_lr = 0.0;  // cosine: the value reached at total_steps
+
+  // Throws std::invalid_argument naming the first bad field (total_steps as "steps", as `label`
+  // names it) and its range.
+  void check(const FieldLabel& label = option_flag) const;
 };
 
 // The learning rate for update `step` (0-based).
