@@ -138,3 +138,53 @@ TEST_CASE("specs: TrainConfig::check delegates to the specs under its options' n
     CHECK_THROWS_WITH(config.check(), Catch::StartsWith("--" + option.substr(0, option.find(' '))));
   }
 }
+
+TEST_CASE("defaults: a default TrainConfig builds the specs' defaults", "[config]") {
+  const TrainConfig config;
+
+  const TaskSpec task = config.task_spec(), task_default;
+  CHECK(task.dim == task_default.dim);
+  CHECK(task.context == task_default.context);
+  CHECK(task.x_dist == task_default.x_dist);
+  CHECK(task.dof == task_default.dof);
+  CHECK(task.gamma_shape == task_default.gamma_shape);
+  CHECK(task.gamma_scale == task_default.gamma_scale);
+  CHECK(task.noise == task_default.noise);
+
+  const CovarianceSpec cov = config.covariance_spec(), cov_default;
+  CHECK(cov.kind == cov_default.kind);
+  CHECK(cov.kappa == cov_default.kappa);
+  CHECK(cov.shape == cov_default.shape);
+  CHECK(cov.spectrum == cov_default.spectrum);
+  CHECK(cov.rotate == cov_default.rotate);
+  CHECK(cov.normalize == cov_default.normalize);
+
+  const OptimizerSpec opt = config.optimizer_spec(), opt_default;
+  CHECK(opt.kind == opt_default.kind);
+  CHECK(opt.beta1 == opt_default.beta1);
+  CHECK(opt.beta2 == opt_default.beta2);
+  CHECK(opt.eps == opt_default.eps);
+  CHECK(opt.momentum == opt_default.momentum);
+  CHECK(opt.nesterov == opt_default.nesterov);
+  CHECK(opt.weight_decay == opt_default.weight_decay);
+
+  // total_steps is --steps, which the schedule does not default.
+  const ScheduleSpec schedule = config.schedule_spec(), schedule_default;
+  CHECK(schedule.kind == schedule_default.kind);
+  CHECK(schedule.total_steps == config.steps);
+  CHECK(schedule.warmup == schedule_default.warmup);
+  CHECK(schedule.decay_every == schedule_default.decay_every);
+  CHECK(schedule.decay_factor == schedule_default.decay_factor);
+  CHECK(schedule.min_lr == schedule_default.min_lr);
+
+  // The reference recipe itself (config.hpp; README, Set up and run), so that neither side moves
+  // alone.
+  CHECK(config.optimizer == OptimizerKind::kAdamW);
+  CHECK(config.lr == 0.02);
+  CHECK(config.beta1 == 0.9);
+  CHECK(config.beta2 == 0.9);
+  CHECK(config.momentum == 0.9);
+  CHECK(config.clip == 1.0);
+  CHECK(config.schedule == ScheduleKind::kConstant);
+  CHECK(config.init_std == 0.05);
+}

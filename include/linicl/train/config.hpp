@@ -21,24 +21,26 @@ namespace linicl {
 enum class ConfigSource { kCommandLine, kRunFile };
 std::string option_label(const std::string& name, ConfigSource source);
 
+// An option that a spec also holds takes the spec's default: one source for both, so that
+// task_spec() and the others of a default config are the specs' defaults.
 struct TrainConfig {
   // Task (§2)
-  int dim = 5;
-  int context = 20;
-  CovKind cov = CovKind::kIsotropic;
-  double kappa = 10.0;
-  KappaShape kappa_shape = KappaShape::kGeometric;
+  int dim = TaskSpec{}.dim;
+  int context = TaskSpec{}.context;
+  CovKind cov = CovarianceSpec{}.kind;
+  double kappa = CovarianceSpec{}.kappa;
+  KappaShape kappa_shape = CovarianceSpec{}.shape;
   std::vector<double> spectrum;
-  bool rotate = false;
-  bool normalize = true;
+  bool rotate = CovarianceSpec{}.rotate;
+  bool normalize = CovarianceSpec{}.normalize;
   std::string cov_file;
-  XDist x_dist = XDist::kGaussian;
-  double dof = 5.0;
-  double gamma_shape = 0.1;
-  double gamma_scale = 10.0;
+  XDist x_dist = TaskSpec{}.x_dist;
+  double dof = TaskSpec{}.dof;
+  double gamma_shape = TaskSpec{}.gamma_shape;
+  double gamma_scale = TaskSpec{}.gamma_scale;
   WCovKind w_cov = WCovKind::kIdentity;
   std::string w_cov_file;
-  double noise = 0.0;
+  double noise = TaskSpec{}.noise;
   // Model (§3)
   int layers = 3;
   int heads = 1;
@@ -52,23 +54,24 @@ struct TrainConfig {
   // 0.0018–0.0038 over seeds 0–3 (the earlier Adam 0.002/0.999, cosine, warm-up 200 recipe
   // ended at 0.20), L = 1 reaches Γ*'s 1.14 and L = 6 0.0006. β₂ = 0.9 forgets the gradient
   // spikes of rare prompts (the model is a polynomial of degree 3^L in the data) quickly, and
-  // clipping bounds the step they cause.
-  OptimizerKind optimizer = OptimizerKind::kAdamW;
+  // clipping bounds the step they cause. The optimizer's and the schedule's part of it are
+  // OptimizerSpec's and ScheduleSpec's defaults.
+  OptimizerKind optimizer = OptimizerSpec{}.kind;
   double lr = 2e-2;
-  double beta1 = 0.9;
-  double beta2 = 0.9;
-  double eps = 1e-8;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double weight_decay = 0.0;
+  double beta1 = OptimizerSpec{}.beta1;
+  double beta2 = OptimizerSpec{}.beta2;
+  double eps = OptimizerSpec{}.eps;
+  double momentum = OptimizerSpec{}.momentum;
+  bool nesterov = OptimizerSpec{}.nesterov;
+  double weight_decay = OptimizerSpec{}.weight_decay;
   double clip = 1.0;
   ClipMode clip_mode = ClipMode::kGlobal;
   double loss_cap = 0.0;  // train on the truncated loss min((ŷ − y)², C) (§5.3); 0: off
-  ScheduleKind schedule = ScheduleKind::kConstant;
-  std::int64_t warmup = 0;
-  std::int64_t decay_every = 500;
-  double decay_factor = 0.1;
-  double min_lr = 0.0;
+  ScheduleKind schedule = ScheduleSpec{}.kind;
+  std::int64_t warmup = ScheduleSpec{}.warmup;
+  std::int64_t decay_every = ScheduleSpec{}.decay_every;
+  double decay_factor = ScheduleSpec{}.decay_factor;
+  double min_lr = ScheduleSpec{}.min_lr;
   int batch = 1000;
   std::int64_t steps = 3000;
   std::int64_t resample_every = 0;

@@ -31,11 +31,12 @@ constexpr NameTable<ClipMode, 2> name_table(ClipMode) {
   return {{{ClipMode::kGlobal, "global"}, {ClipMode::kMatrix, "matrix"}}};
 }
 
+// The defaults are those of `linicl train`, the reference recipe of TrainConfig (config.hpp).
 struct OptimizerSpec {
-  OptimizerKind kind = OptimizerKind::kAdam;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
-  double momentum = 0.0;                          // SGD heavy ball μ
-  bool nesterov = false;                          // SGD
+  OptimizerKind kind = OptimizerKind::kAdamW;
+  double beta1 = 0.9, beta2 = 0.9, eps = 1e-8;  // Adam, AdamW
+  double momentum = 0.9;                        // SGD heavy ball μ
+  bool nesterov = false;                        // SGD
   double weight_decay = 0.0;  // AdamW: decoupled; SGD and Adam: added to the gradient (L2)
 
   // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
