@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "linicl/io/config_file.hpp"
 #include "linicl/numerics/name_table.hpp"
 #include "linicl/numerics/require.hpp"
 
@@ -39,9 +40,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitDiverged = 3;
 
 // Input that cannot be read at all (a malformed config-file line, an unknown name): exit 2.
-struct SyntaxError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+using linicl::SyntaxError;
 
 namespace detail {
 
@@ -160,23 +159,16 @@ CLI::Option* add_number(CLI::App& cmd, const std::string& flags, T& field,
   return option->transform(number<T>(option->get_name()))->capture_default_str();
 }
 
-// The spellings of a boolean in config files and flag values; anything else (CLI11 alone takes
-// "2" or "yes") is refused.
-inline bool parse_bool(const std::string& name, const std::string& text) {
-  for (const char* t : {"true", "1", "on"}) {
-    if (text == t) return true;
-  }
-  for (const char* f : {"false", "0", "off"}) {
-    if (text == f) return false;
-  }
-  throw CLI::ConversionError(name + ": expected true, false, 1, 0, on or off (got '" + text + "')");
-}
-
-// Flags: --rotate=2 (and `rotate = 2` in a config file) would read as true.
+// Flags: --rotate=2 (and `rotate = 2` in a config file) would read as true; the spellings are
+// those of config files (parse_bool), and a refusal is CLI11's conversion error (exit 2).
 inline CLI::Validator boolean(const std::string& name) {
   return CLI::Validator(
       [name](const std::string& value) {
-        parse_bool(name, value);
+        try {
+          parse_bool(name, value);
+        } catch (const SyntaxError& e) {
+          throw CLI::ConversionError(e.what());
+        }
         return std::string();
       },
       "");

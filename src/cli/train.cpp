@@ -7,13 +7,10 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
@@ -21,6 +18,7 @@
 #include "linicl/analysis/analysis.hpp"
 #include "linicl/analysis/theory.hpp"
 #include "linicl/io/atomic_file.hpp"
+#include "linicl/io/config_file.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
 #include "linicl/train/problem.hpp"
@@ -43,7 +41,6 @@ struct TrainArgs {
   int threads = 0;
   int closing_prompts = 1000;             // the closing comparison with the learners (0: off)
   std::vector<CLI::Option*> run_options;  // the options that define a run (all of TrainConfig)
-  std::set<const CLI::Option*> flags;     // the boolean ones among them
   CLI::Option* steps_option = nullptr;
 };
 
@@ -60,7 +57,6 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
       option = cmd.add_flag(flags + ",!--no-" + name, field,
                             std::string(help) + (field ? " (default: on)" : " (default: off)"));
       option->check(boolean(option->get_name()));
-      args.flags.insert(option);
     } else if constexpr (std::is_same_v<T, std::string>) {
       option = cmd.add_option(flags, field, help);
     } else if constexpr (std::is_enum_v<T>) {
@@ -110,93 +106,28 @@ std::string claim_default_output(std::uint64_t seed, std::optional<OutputLock>& 
   }
 }
 
-// A config file is a small regular file: a folder would read as empty, /dev/zero never ends
-// and a FIFO blocks until someone writes to it.
-constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
-
-std::string read_config_file(const std::string& path) {
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) throw std::invalid_argument("--config: '" + path + "' does not exist");
-  if (!fs::is_regular_file(status)) {
-    throw std::invalid_argument("--config: '" + path + "' is not a regular file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text(kMaxConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad() || (!in && !in.eof())) {
-    throw std::invalid_argument("--config: cannot read '" + path + "'");
-  }
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxConfigBytes) {
-    throw std::invalid_argument("--config: '" + path +
-                                "' is larger than 1 MiB; a config file holds name = value lines");
-  }
-  return text;
-}
-
-// Reads `name = value` lines (# starts a comment; an optional [train] section header) into the
-// options that the command line did not set: the command line wins. A line that is not
-// `name = value`, an unknown or repeated name and another section are syntax errors.
+// Applies the lines of a config file (io/config_file.hpp) to the options that the command line
+// did not set, through the same parsing and checks as the command line: the command line wins.
 void apply_config_file(const std::string& path, const TrainArgs& args) {
-  std::istringstream in(read_config_file(path));
-  std::string line;
-  std::map<const CLI::Option*, int> first_line;  // the line that set each option
-  for (int number = 1; std::getline(in, line); ++number) {
-    line = detail::trim(line.substr(0, line.find('#')));
-    const std::string where = "--config: " + path + ":" + std::to_string(number) + ": ";
-    if (line.empty() || line == "[train]") continue;
-    if (line.front() == '[') {
-      throw SyntaxError(where + "section '" + line +
-                        "': a config file holds train options, in no section or in [train]");
-    }
-    const auto equals = line.find('=');
-    const std::string name = detail::trim(line.substr(0, std::min(equals, line.size())));
-    if (equals == std::string::npos || name.empty()) {
-      throw SyntaxError(where + "expected 'name = value' (got '" + line + "')");
-    }
-    std::string value = detail::trim(line.substr(equals + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
+  static const std::vector<std::string> kCommandLineOnly = {"out",     "force",   "resume",
+                                                            "stop-at", "threads", "config"};
+  read_config_file(path, kCommandLineOnly, [&](const ConfigLine& line) {
     CLI::Option* option = nullptr;
     for (CLI::Option* candidate : args.run_options) {
-      if (candidate->check_lname(name)) option = candidate;
+      if (candidate->check_lname(line.option)) option = candidate;
     }
-    if (option == nullptr) {
-      static const char* const kCommandLineOnly[] = {"out",     "force",   "resume",
-                                                     "stop-at", "threads", "config"};
-      for (const char* only : kCommandLineOnly) {
-        if (name == only) {
-          throw SyntaxError(where + "'" + name + "' is not part of a run's config; give --" + name +
-                            " on the command line");
-        }
-      }
-      throw SyntaxError(where + "unknown option '" + name + "'");
-    }
-    if (const auto [seen, inserted] = first_line.emplace(option, number); !inserted) {
-      throw SyntaxError(where + "'" + name + "' was already set on line " +
-                        std::to_string(seen->second));
-    }
-    if (option->count() > 0) continue;  // the command line wins
+    if (option == nullptr) throw std::logic_error("--config: no option --" + line.option);
+    if (option->count() > 0) return;  // the command line wins
     try {
-      // `no-name = true` is `name = false` (and the reverse).
-      if (args.flags.count(option) > 0 && name.rfind("no-", 0) == 0 &&
-          option->check_lname(name.substr(3))) {
-        value = parse_bool(name, value) ? "false" : "true";
-      }
       option->clear();
-      option->add_result(value);
+      option->add_result(line.value());
       option->run_callback();
     } catch (const CLI::ValidationError& e) {
-      throw std::invalid_argument(where + e.what());
+      throw std::invalid_argument(e.what());
     } catch (const CLI::Error& e) {
-      throw SyntaxError(where + e.what());
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(where + e.what());
+      throw SyntaxError(e.what());
     }
-  }
+  });
 }
 
 // Runs `read` and prefixes the message of anything it throws with the option's name.
