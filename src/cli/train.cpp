@@ -202,14 +202,14 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
             << " head" << (c.heads > 1 ? "s" : "") << ") with " << name_of(c.optimizer) << " for "
             << steps_done << " steps of " << c.batch << " prompts in " << format_duration(seconds)
             << " (" << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
-  const double zero_loss = (run.sigma_w * run.sigma).trace() + c.noise * c.noise;
+  const TheoryReport theory = theory_report(c, run.sigma, run.sigma_w, run.state.theta);
   if (!curves.eval_loss.empty()) {
     std::cout << "Evaluation loss on " << c.eval_batch
               << " held-out prompts: " << curves.eval_loss.front() << " at step "
               << curves.eval_step.front() << ", " << curves.eval_loss.back() << " +- "
               << curves.eval_loss_se.back() << " (median prompt " << curves.eval_loss_median.back()
-              << ") at step " << curves.eval_step.back() << " (predicting 0 scores " << zero_loss
-              << "). ";
+              << ") at step " << curves.eval_step.back() << " (predicting 0 scores "
+              << theory.zero_loss << "). ";
     const double excess = curves.eval_loss.back() - c.noise * c.noise;
     if (excess > 0 && curves.eval_loss_se.back() > kHeavyTailRatio * excess) {
       std::cout << "The standard error is " << 100.0 * curves.eval_loss_se.back() / excess
@@ -227,22 +227,13 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
               << "% of the training prompts were above it (at most " << 100.0 * most
               << "% of one batch). ";
   }
-  if (c.param == Param::kPgd && c.layers == 1) {
-    try {
-      const OneLayerTheory theory(c.task_spec(), run.sigma, run.sigma_w);
-      const Parametrization param = c.parametrization();
-      Weights weights = param.make_weights();
-      param.expand(run.state.theta, weights);
-      const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
-      std::cout
-          << "The learned preconditioner is "
-          << 100.0 * relative_distance(gamma, theory.gamma_star())
-          << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its exact "
-             "population loss is "
-          << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
-    } catch (const std::invalid_argument& e) {
-      std::cout << "(No closed form here: " << e.what() << ".) ";
-    }
+  if (theory.one_pgd_layer && theory.no_closed_form.empty()) {
+    std::cout << "The learned preconditioner is " << 100.0 * theory.gamma_distance
+              << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its "
+                 "exact population loss is "
+              << theory.gamma_loss << " against the optimum " << theory.loss_star << ". ";
+  } else if (theory.one_pgd_layer) {
+    std::cout << "(No closed form here: " << theory.no_closed_form << ".) ";
   }
   std::cout << "Saved to " << path << ".\n";
   if (const std::string note = infinite_loss_note(c); !note.empty()) {
