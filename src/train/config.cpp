@@ -18,7 +18,7 @@ bool finite(double x) {
 }  // namespace
 
 std::string option_label(const std::string& name, ConfigSource source) {
-  return source == ConfigSource::kRunFile ? "/config attribute '" + name + "'" : "--" + name;
+  return source == ConfigSource::kRunFile ? "/config attribute '" + name + "'" : option_flag(name);
 }
 
 void TrainConfig::check(ConfigSource source) const {
