@@ -78,7 +78,7 @@ TEST_CASE("GD with the tuned step decreases R monotonically", "[algorithms]") {
   config.dim = 5;
   config.context = 20;
   config.layers = 3;
-  config.param = "pgd";
+  config.param = Param::kPgd;
   config.noise = 0.5;
   const Eigen::MatrixXd sigma = rotated_covariance(5, 10.0);
   const Eigen::MatrixXd sigma_w = Eigen::MatrixXd::Identity(5, 5);

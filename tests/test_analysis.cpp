@@ -22,7 +22,7 @@ TrainConfig pgd_config(int layers) {
   config.dim = 3;
   config.context = 12;
   config.layers = layers;
-  config.param = "pgd";
+  config.param = Param::kPgd;
   config.noise = 0.1;
   return config;
 }
@@ -69,7 +69,7 @@ TEST_CASE("a hand-made pgd model is matched step for step by PGD with its own pr
 
 TEST_CASE("the weight report measures the commutator, the Σ⁻¹ fit and Γ*", "[analysis]") {
   TrainConfig config = pgd_config(1);
-  config.w_cov = "inverse";
+  config.w_cov = WCovKind::kInverse;
   const Eigen::MatrixXd sigma = rotated_covariance(3, 10.0);
   const Eigen::MatrixXd sigma_inv = sigma.inverse();
   const Parametrization param = config.parametrization();

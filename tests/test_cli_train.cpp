@@ -150,7 +150,7 @@ TEST_CASE("a config file sets options, the command line overrides it, and both a
   REQUIRE(run_linicl(dir.path(), "train --config run.ini --steps 6 -o c.h5").exit_code == 0);
   const RunRecord run = load_run(dir.file("c.h5"));
   CHECK(run.config.dim == 2);
-  CHECK(run.config.param == "pgd");
+  CHECK(run.config.param == Param::kPgd);
   CHECK(run.config.rotate);
   CHECK(run.config.steps == 6);
   CHECK(run.config.spectrum == std::vector<double>{3.0, 1.0});

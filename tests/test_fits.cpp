@@ -24,8 +24,8 @@ TrainConfig inverse_prior_config(int layers, int dim = 5, int context = 20) {
   config.dim = dim;
   config.context = context;
   config.layers = layers;
-  config.param = "pgd";
-  config.w_cov = "inverse";
+  config.param = Param::kPgd;
+  config.w_cov = WCovKind::kInverse;
   return config;
 }
 
@@ -146,7 +146,7 @@ TEST_CASE("gd is fixed-step GD: on isotropic data its fitted step is the one-ste
   // Σ = I, w ~ N(0, I), σ = 0: Γ* = n/(n + d + 1)·I (§7.1), so the best fixed step for one step
   // is η = 20/26. A step capped per context is data-dependent and may beat it; gd may not.
   TrainConfig config = inverse_prior_config(1);
-  config.w_cov = "identity";
+  config.w_cov = WCovKind::kIdentity;
   const Eigen::MatrixXd identity = Eigen::MatrixXd::Identity(5, 5);
   const AnalysisReport report =
       analyze(config, identity, identity, zero_weights(config), analysis_options(4000, 8000, 4));
@@ -221,7 +221,7 @@ TEST_CASE("student-t covariates without the loss's moments are flagged", "[fits]
   CHECK(loss_moment_order(Param::kFull, 2) == 16.0);
   CHECK(loss_moment_order(Param::kGdpp, 3) == 52.0);
   TrainConfig config;
-  config.x_dist = "student-t";
+  config.x_dist = XDist::kStudentT;
   config.dof = 5.0;
   config.layers = 1;
   CHECK(infinite_loss_note(config).empty());  // order 4 < ν = 5
@@ -231,7 +231,7 @@ TEST_CASE("student-t covariates without the loss's moments are flagged", "[fits]
                                              Catch::Contains("nu = 5"));
   config.dof = 17.0;
   CHECK(infinite_loss_note(config).empty());
-  config.x_dist = "gaussian";
+  config.x_dist = XDist::kGaussian;
   config.dof = 5.0;
   CHECK(infinite_loss_note(config).empty());
 }
@@ -240,7 +240,7 @@ TEST_CASE("rounding-level losses of exact learners raise no heavy-tail note", "[
   // Noise-free: OLS is exact and its loss is rounding (~1e-31), whose spread over prompts is
   // no heavy tail of the loss.
   TrainConfig config = inverse_prior_config(1);
-  config.w_cov = "identity";
+  config.w_cov = WCovKind::kIdentity;
   const Eigen::MatrixXd sigma = rotated_covariance(5, 100.0);
   const AnalysisReport report = analyze(config, sigma, Eigen::MatrixXd::Identity(5, 5),
                                         zero_weights(config), analysis_options(200, 200, 2));

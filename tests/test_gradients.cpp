@@ -65,8 +65,8 @@ TEST_CASE("gradients match central differences for every parametrization") {
           for (double noise : {0.0, 0.5}) {
             const TaskSampler sampler = make_sampler(3, 5, noise, 4.0);
             const Parametrization param(p, 3, layers, heads, shared);
-            INFO(param_name(p) << " L = " << layers << " H = " << heads << " shared = " << shared
-                               << " noise = " << noise);
+            INFO(name_of(p) << " L = " << layers << " H = " << heads << " shared = " << shared
+                            << " noise = " << noise);
             check_against_finite_differences(param, sampler, 100 * layers + 10 * heads + shared);
           }
         }

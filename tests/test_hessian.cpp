@@ -59,8 +59,8 @@ TEST_CASE("Hessian-vector products match differences of the gradient for every p
           Eigen::VectorXd hv;
           objective.hessian_times(theta, v, batch, hv);
           const Eigen::VectorXd fd = gradient_difference(objective, theta, v, batch);
-          INFO(param_name(kind) << " L=" << layers << " H=" << heads << " shared=" << shared
-                                << " |Hv|=" << hv.norm() << " |Hv-fd|=" << (hv - fd).norm());
+          INFO(name_of(kind) << " L=" << layers << " H=" << heads << " shared=" << shared
+                             << " |Hv|=" << hv.norm() << " |Hv-fd|=" << (hv - fd).norm());
           CHECK(hv.norm() > 1e-3);
           CHECK((hv - fd).norm() <= 1e-6 * hv.norm());
         }

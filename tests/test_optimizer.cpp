@@ -197,19 +197,22 @@ TEST_CASE("clip_gradient: global and per-matrix clipping, disabled by max_norm <
 
 TEST_CASE("Optimizer, schedule and clip-mode names parse or throw naming the option",
           "[optimizer]") {
-  CHECK(parse_optimizer("adam") == OptimizerKind::kAdam);
-  CHECK(parse_optimizer("adamw") == OptimizerKind::kAdamW);
-  CHECK(parse_optimizer("sgd") == OptimizerKind::kSgd);
-  CHECK(parse_schedule("constant") == ScheduleKind::kConstant);
-  CHECK(parse_schedule("step") == ScheduleKind::kStep);
-  CHECK(parse_schedule("cosine") == ScheduleKind::kCosine);
-  CHECK(parse_clip_mode("global") == ClipMode::kGlobal);
-  CHECK(parse_clip_mode("matrix") == ClipMode::kMatrix);
-  CHECK_THROWS_AS(parse_optimizer("rmsprop"), std::invalid_argument);
-  CHECK_THROWS_WITH(parse_optimizer("rmsprop"), Contains("--optimizer") && Contains("rmsprop"));
-  CHECK_THROWS_WITH(parse_optimizer("Adam"), Contains("--optimizer"));
-  CHECK_THROWS_AS(parse_schedule("linear"), std::invalid_argument);
-  CHECK_THROWS_WITH(parse_schedule("linear"), Contains("--schedule") && Contains("linear"));
-  CHECK_THROWS_AS(parse_clip_mode("layer"), std::invalid_argument);
-  CHECK_THROWS_WITH(parse_clip_mode("layer"), Contains("--clip-mode") && Contains("layer"));
+  CHECK(parse<OptimizerKind>("adam", "--optimizer") == OptimizerKind::kAdam);
+  CHECK(parse<OptimizerKind>("adamw", "--optimizer") == OptimizerKind::kAdamW);
+  CHECK(parse<OptimizerKind>("sgd", "--optimizer") == OptimizerKind::kSgd);
+  CHECK(parse<ScheduleKind>("constant", "--schedule") == ScheduleKind::kConstant);
+  CHECK(parse<ScheduleKind>("step", "--schedule") == ScheduleKind::kStep);
+  CHECK(parse<ScheduleKind>("cosine", "--schedule") == ScheduleKind::kCosine);
+  CHECK(parse<ClipMode>("global", "--clip-mode") == ClipMode::kGlobal);
+  CHECK(parse<ClipMode>("matrix", "--clip-mode") == ClipMode::kMatrix);
+  CHECK_THROWS_AS(parse<OptimizerKind>("rmsprop", "--optimizer"), std::invalid_argument);
+  CHECK_THROWS_WITH(parse<OptimizerKind>("rmsprop", "--optimizer"),
+                    Contains("--optimizer") && Contains("rmsprop"));
+  CHECK_THROWS_WITH(parse<OptimizerKind>("Adam", "--optimizer"), Contains("--optimizer"));
+  CHECK_THROWS_AS(parse<ScheduleKind>("linear", "--schedule"), std::invalid_argument);
+  CHECK_THROWS_WITH(parse<ScheduleKind>("linear", "--schedule"),
+                    Contains("--schedule") && Contains("linear"));
+  CHECK_THROWS_AS(parse<ClipMode>("layer", "--clip-mode"), std::invalid_argument);
+  CHECK_THROWS_WITH(parse<ClipMode>("layer", "--clip-mode"),
+                    Contains("--clip-mode") && Contains("layer"));
 }

@@ -104,7 +104,7 @@ TEST_CASE("readers: the weights must be finite and the expansion of the checkpoi
           "[readers]") {
   TempDir dir;
   RunRecord pgd = small_run();
-  pgd.config.param = "pgd";
+  pgd.config.param = Param::kPgd;
   pgd.state.theta.conservativeResize(pgd.config.parametrization().size());
   pgd.state.optimizer.first.conservativeResize(pgd.state.theta.size());
   pgd.state.optimizer.second.conservativeResize(pgd.state.theta.size());
@@ -332,7 +332,7 @@ TEST_CASE("readers: the optimizer state must have theta's length and the counter
                        dir, [](const h5::File&) {}, fresh))
             .empty());
   RunRecord sgd = small_run();
-  sgd.config.optimizer = "sgd";
+  sgd.config.optimizer = OptimizerKind::kSgd;
   sgd.state.optimizer.second = Eigen::VectorXd();
   CHECK(load_error(damaged(
                        dir, [](const h5::File&) {}, sgd))
@@ -395,9 +395,9 @@ TEST_CASE("readers: inspect prints a pgd layer without a closed form instead of 
           "[readers][cli]") {
   TempDir dir;
   RunRecord run = small_run();
-  run.config.param = "pgd";
+  run.config.param = Param::kPgd;
   run.config.layers = run.config.heads = 1;
-  run.config.x_dist = "student-t";
+  run.config.x_dist = XDist::kStudentT;
   run.config.dof = 3.0;  // no finite fourth moment: Γ* of §7.1 does not exist
   run.state.theta.conservativeResize(run.config.parametrization().size());
   run.state.optimizer = OptimizerState();

@@ -167,10 +167,10 @@ TEST_CASE("gamma covariates with kθ ≠ 1: the run's Σ is Cov(x) and f still m
   TrainConfig config;
   config.dim = 4;
   config.context = 12;
-  config.cov = "kappa";
+  config.cov = CovKind::kKappa;
   config.kappa = 5.0;
   config.rotate = true;
-  config.x_dist = "gamma";
+  config.x_dist = XDist::kGamma;
   config.gamma_shape = 2.0;
   config.gamma_scale = 1.5;  // kθ = 3
   config.noise = 0.3;
@@ -232,4 +232,47 @@ TEST_CASE("the sampled loss of a pgd layer and its standard error bracket the ex
     CHECK(std::abs(e.mean - theory.loss(gamma)) < 3.0 * e.standard_error);
     CHECK(e.standard_error < 0.01 * e.mean);
   }
+}
+
+TEST_CASE("theory_report: the zero loss, and Γ against Γ* for one pgd layer only", "[theory]") {
+  TrainConfig config;
+  config.dim = 3;
+  config.context = 10;
+  config.layers = 1;
+  config.param = Param::kPgd;
+  config.cov = CovKind::kKappa;
+  config.rotate = true;
+  config.noise = 0.5;
+  const Problem problem = make_problem(config);
+  const OneLayerTheory theory(config.task_spec(), problem.sigma, problem.sigma_w);
+  // One head's θ is A, column-major, and Γ = Aᵀ (§3.6): θ = vec(Γ*ᵀ) is the optimum itself.
+  const Eigen::MatrixXd a = theory.gamma_star().transpose();
+  const Eigen::VectorXd at_optimum = Eigen::Map<const Eigen::VectorXd>(a.data(), a.size());
+  const TheoryReport report = theory_report(config, problem.sigma, problem.sigma_w, at_optimum);
+  CHECK(report.zero_loss == Approx(config.dim + 0.25));  // tr(Σ) = d, Σ_w = I, σ² = 0.25
+  CHECK(report.one_pgd_layer);
+  CHECK(report.no_closed_form.empty());
+  CHECK(report.gamma_distance < 1e-12);
+  CHECK(report.loss_star == theory.loss_star());
+  CHECK(report.gamma_loss == Approx(theory.loss_star()).epsilon(1e-12));
+  const TheoryReport halfway =
+      theory_report(config, problem.sigma, problem.sigma_w, 0.5 * at_optimum);
+  CHECK(halfway.gamma_distance == Approx(0.5));
+  CHECK(halfway.gamma_loss == Approx(theory.loss(0.5 * theory.gamma_star())));
+
+  // Without the fourth moment there is no Γ*, and the report says why.
+  config.x_dist = XDist::kStudentT;
+  config.dof = 3.0;
+  const TheoryReport heavy = theory_report(config, problem.sigma, problem.sigma_w, at_optimum);
+  CHECK(heavy.one_pgd_layer);
+  CHECK_THAT(heavy.no_closed_form, Catch::Contains("--dof > 4"));
+
+  // Two layers or the full parametrization: only the zero loss.
+  config = TrainConfig();
+  const TheoryReport full =
+      theory_report(config, Eigen::MatrixXd::Identity(5, 5), Eigen::MatrixXd::Identity(5, 5),
+                    Eigen::VectorXd::Zero(config.parametrization().size()));
+  CHECK(full.zero_loss == 5.0);
+  CHECK_FALSE(full.one_pgd_layer);
+  CHECK(full.no_closed_form.empty());
 }

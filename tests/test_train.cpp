@@ -26,10 +26,10 @@ double distance_to_gamma_star(TrainConfig config) {
   config.dim = 5;
   config.context = 20;
   config.layers = 1;
-  config.param = "pgd";
-  config.optimizer = "adam";
+  config.param = Param::kPgd;
+  config.optimizer = OptimizerKind::kAdam;
   config.lr = 0.03;
-  config.schedule = "cosine";
+  config.schedule = ScheduleKind::kCosine;
   config.warmup = 0;
   config.clip = 0.0;
   config.init_std = 0.0;
@@ -67,7 +67,7 @@ TEST_CASE("one pgd layer learns Gamma* within 3% on isotropic data") {
 
 TEST_CASE("one pgd layer learns Gamma* within 5% with kappa = 10 and a random rotation") {
   TrainConfig config;
-  config.cov = "kappa";
+  config.cov = CovKind::kKappa;
   config.kappa = 10.0;
   config.rotate = true;
   CHECK(distance_to_gamma_star(config) < 0.05);
@@ -102,7 +102,7 @@ TEST_CASE("with a loss cap, 8 layers train past the prompts that overflow (§5.3
   TrainConfig config;
   config.dim = 10;
   config.context = 20;
-  config.cov = "kappa";
+  config.cov = CovKind::kKappa;
   config.rotate = true;
   config.layers = 8;
   config.batch = 500;

@@ -182,6 +182,8 @@ int main(int argc, char** argv) {
   Eigen::VectorXd theta(param.size()), grad(param.size());
   for (Eigen::Index i = 0; i < theta.size(); ++i) theta[i] = 0.02 * rs.normal();
   linicl::OptimizerSpec adam;
+  adam.kind = linicl::OptimizerKind::kAdam;
+  adam.beta2 = 0.999;
   linicl::OptimizerState state;
 
   // The peak is measured again after every repetition (about 25 ms each): on a shared host it

@@ -434,8 +434,8 @@ double loss_moment_order(Param param, int layers) {
 }
 
 std::string infinite_loss_note(const TrainConfig& config) {
-  if (config.x_dist != "student-t") return "";
-  const double order = loss_moment_order(parse_param(config.param), config.layers);
+  if (config.x_dist != XDist::kStudentT) return "";
+  const double order = loss_moment_order(config.param, config.layers);
   if (config.dof > order) return "";
   char text[400];
   std::snprintf(text, sizeof text,
@@ -444,7 +444,7 @@ std::string infinite_loss_note(const TrainConfig& config) {
                 "with nu = %g have finite moments only below order %g; sampled means grow with "
                 "the number of prompts, and only medians are stable (use --dof above %.4g, or "
                 "another --x-dist)",
-                order, config.layers, config.param.c_str(), config.dof, config.dof, order);
+                order, config.layers, name_of(config.param), config.dof, config.dof, order);
   return text;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "linicl/data/covariance.hpp"
+#include "linicl/model/parametrization.hpp"
 
 namespace linicl {
 
@@ -88,6 +89,27 @@ Eigen::MatrixXd OneLayerTheory::hessian() const {
 
 double relative_distance(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
   return (a - b).norm() / b.norm();
+}
+
+TheoryReport theory_report(const TrainConfig& config, const Eigen::MatrixXd& sigma,
+                           const Eigen::MatrixXd& sigma_w, const Eigen::VectorXd& theta) {
+  TheoryReport report;
+  report.zero_loss = (sigma_w * sigma).trace() + config.noise * config.noise;
+  if (config.param != Param::kPgd || config.layers != 1) return report;
+  report.one_pgd_layer = true;
+  try {
+    const OneLayerTheory theory(config.task_spec(), sigma, sigma_w);
+    const Parametrization param = config.parametrization();
+    Weights weights = param.make_weights();
+    param.expand(theta, weights);
+    const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
+    report.gamma_distance = relative_distance(gamma, theory.gamma_star());
+    report.gamma_loss = theory.loss(gamma);
+    report.loss_star = theory.loss_star();
+  } catch (const std::invalid_argument& e) {
+    report.no_closed_form = e.what();
+  }
+  return report;
 }
 
 }  // namespace linicl

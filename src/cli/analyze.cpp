@@ -110,7 +110,7 @@ int run_analyze(const AnalyzeArgs& args) {
   const AnalysisReport report = analyze(run.config, run.sigma, run.sigma_w, weights, args.options);
   save_analysis(lock, report);
   std::printf("%s: %d-layer %s model, d = %d, n = %d; %d evaluation prompts (seed %llu)\n",
-              args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
+              args.path.c_str(), run.config.layers, name_of(run.config.param), run.config.dim,
               run.config.context, args.options.prompts,
               static_cast<unsigned long long>(args.options.seed));
   print_losses(report);

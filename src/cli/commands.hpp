@@ -9,7 +9,6 @@
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -19,6 +18,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "linicl/io/config_file.hpp"
+#include "linicl/numerics/name_table.hpp"
 #include "linicl/numerics/require.hpp"
 
 namespace linicl::cli {
@@ -38,9 +39,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitDiverged = 3;
 
 // Input that cannot be read at all (a malformed config-file line, an unknown name): exit 2.
-struct SyntaxError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+using linicl::SyntaxError;
 
 namespace detail {
 
@@ -130,12 +129,22 @@ CLI::Validator rule(const std::string& name, const std::string& what, Ok ok) {
 
 // A word option: one of `choices`, else "<name> must be one of a|b (got 'c')".
 inline CLI::Validator one_of(const std::string& name, const std::vector<std::string>& choices) {
-  std::string joined;
-  for (const std::string& choice : choices) joined += (joined.empty() ? "" : "|") + choice;
   return CLI::Validator(
       [=](const std::string& value) {
-        require(std::find(choices.begin(), choices.end(), value) != choices.end(), name,
-                "one of " + joined, "'" + value + "'");
+        require_choice(value, name, choices);
+        return std::string();
+      },
+      "");
+}
+
+// An enum option (numerics/name_table.hpp): one of the names in E's table, else
+// "<name> must be one of a|b (got 'c')"; the name is rewritten to the enum's number, which is
+// what CLI11 converts into E.
+template <class E>
+CLI::Validator word(const std::string& name) {
+  return CLI::Validator(
+      [name](std::string& value) {
+        value = std::to_string(static_cast<std::underlying_type_t<E>>(parse<E>(value, name)));
         return std::string();
       },
       "");
@@ -149,23 +158,16 @@ CLI::Option* add_number(CLI::App& cmd, const std::string& flags, T& field,
   return option->transform(number<T>(option->get_name()))->capture_default_str();
 }
 
-// The spellings of a boolean in config files and flag values; anything else (CLI11 alone takes
-// "2" or "yes") is refused.
-inline bool parse_bool(const std::string& name, const std::string& text) {
-  for (const char* t : {"true", "1", "on"}) {
-    if (text == t) return true;
-  }
-  for (const char* f : {"false", "0", "off"}) {
-    if (text == f) return false;
-  }
-  throw CLI::ConversionError(name + ": expected true, false, 1, 0, on or off (got '" + text + "')");
-}
-
-// Flags: --rotate=2 (and `rotate = 2` in a config file) would read as true.
+// Flags: --rotate=2 (and `rotate = 2` in a config file) would read as true; the spellings are
+// those of config files (parse_bool), and a refusal is CLI11's conversion error (exit 2).
 inline CLI::Validator boolean(const std::string& name) {
   return CLI::Validator(
       [name](const std::string& value) {
-        parse_bool(name, value);
+        try {
+          parse_bool(name, value);
+        } catch (const SyntaxError& e) {
+          throw CLI::ConversionError(e.what());
+        }
         return std::string();
       },
       "");

@@ -26,6 +26,8 @@ void print_config(const TrainConfig& config) {
       for (std::size_t i = 0; i < field.size(); ++i) std::cout << (i ? "," : "") << field[i];
     } else if constexpr (std::is_same_v<T, bool>) {
       std::cout << (field ? "true" : "false");
+    } else if constexpr (std::is_enum_v<T>) {
+      std::cout << name_of(field);
     } else {
       std::cout << field;
     }
@@ -82,12 +84,12 @@ int run_inspect(const std::string& path) {
   const Parametrization param = c.parametrization();
   Weights weights = param.make_weights();
   param.expand(run.state.theta, weights);
-  const bool structured = c.param != "full";
+  const bool structured = c.param != Param::kFull;
   // One pgd layer has the closed form Γ* of §7.1, unless the covariate law lacks the moments
   // it needs: then inspect says so and prints everything else.
   std::unique_ptr<OneLayerTheory> theory;
   std::string no_theory;
-  if (c.param == "pgd" && c.layers == 1) {
+  if (c.param == Param::kPgd && c.layers == 1) {
     try {
       theory = std::make_unique<OneLayerTheory>(c.task_spec(), run.sigma, run.sigma_w);
     } catch (const std::invalid_argument& e) {

@@ -132,7 +132,7 @@ int run_landscape(const LandscapeArgs& args) {
     std::printf(
         "%s: %d-layer %s model, d = %d, n = %d, %lld parameters; pool of %d prompts (seed "
         "%llu)\n",
-        args.path.c_str(), run.config.layers, run.config.param.c_str(), run.config.dim,
+        args.path.c_str(), run.config.layers, name_of(run.config.param), run.config.dim,
         run.config.context, static_cast<long long>(param.size()), args.options.pool,
         static_cast<unsigned long long>(args.options.seed));
   };

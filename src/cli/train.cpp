@@ -7,13 +7,10 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <type_traits>
 
@@ -21,6 +18,7 @@
 #include "linicl/analysis/analysis.hpp"
 #include "linicl/analysis/theory.hpp"
 #include "linicl/io/atomic_file.hpp"
+#include "linicl/io/config_file.hpp"
 #include "linicl/io/covariance_file.hpp"
 #include "linicl/io/resources.hpp"
 #include "linicl/io/run_file.hpp"
@@ -44,7 +42,6 @@ struct TrainArgs {
   int threads = 0;
   int closing_prompts = 1000;             // the closing comparison with the learners (0: off)
   std::vector<CLI::Option*> run_options;  // the options that define a run (all of TrainConfig)
-  std::set<const CLI::Option*> flags;     // the boolean ones among them
   CLI::Option* steps_option = nullptr;
 };
 
@@ -61,14 +58,21 @@ void add_run_options(CLI::App& cmd, TrainArgs& args) {
       option = cmd.add_flag(flags + ",!--no-" + name, field,
                             std::string(help) + (field ? " (default: on)" : " (default: off)"));
       option->check(boolean(option->get_name()));
-      args.flags.insert(option);
     } else if constexpr (std::is_same_v<T, std::string>) {
       option = cmd.add_option(flags, field, help);
+    } else if constexpr (std::is_enum_v<T>) {
+      // The choices, the refusal of other words and the default all come from T's name table.
+      option = cmd.add_option(flags, field, std::string(help) + ": " + choices<T>());
+      option->transform(word<T>(option->get_name()))->type_name("TEXT");
     } else {
       option = cmd.add_option(flags, field, help);
       option->transform(number<T>(option->get_name()));
     }
-    option->capture_default_str();
+    if constexpr (std::is_enum_v<T>) {
+      option->default_str(name_of(field));
+    } else {
+      option->capture_default_str();
+    }
     if constexpr (std::is_same_v<T, std::vector<double>>) {
       option->delimiter(',');
     } else {
@@ -103,93 +107,28 @@ std::string claim_default_output(std::uint64_t seed, std::optional<OutputLock>& 
   }
 }
 
-// A config file is a small regular file: a folder would read as empty, /dev/zero never ends
-// and a FIFO blocks until someone writes to it.
-constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
-
-std::string read_config_file(const std::string& path) {
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) throw std::invalid_argument("--config: '" + path + "' does not exist");
-  if (!fs::is_regular_file(status)) {
-    throw std::invalid_argument("--config: '" + path + "' is not a regular file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text(kMaxConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad() || (!in && !in.eof())) {
-    throw std::invalid_argument("--config: cannot read '" + path + "'");
-  }
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxConfigBytes) {
-    throw std::invalid_argument("--config: '" + path +
-                                "' is larger than 1 MiB; a config file holds name = value lines");
-  }
-  return text;
-}
-
-// Reads `name = value` lines (# starts a comment; an optional [train] section header) into the
-// options that the command line did not set: the command line wins. A line that is not
-// `name = value`, an unknown or repeated name and another section are syntax errors.
+// Applies the lines of a config file (io/config_file.hpp) to the options that the command line
+// did not set, through the same parsing and checks as the command line: the command line wins.
 void apply_config_file(const std::string& path, const TrainArgs& args) {
-  std::istringstream in(read_config_file(path));
-  std::string line;
-  std::map<const CLI::Option*, int> first_line;  // the line that set each option
-  for (int number = 1; std::getline(in, line); ++number) {
-    line = detail::trim(line.substr(0, line.find('#')));
-    const std::string where = "--config: " + path + ":" + std::to_string(number) + ": ";
-    if (line.empty() || line == "[train]") continue;
-    if (line.front() == '[') {
-      throw SyntaxError(where + "section '" + line +
-                        "': a config file holds train options, in no section or in [train]");
-    }
-    const auto equals = line.find('=');
-    const std::string name = detail::trim(line.substr(0, std::min(equals, line.size())));
-    if (equals == std::string::npos || name.empty()) {
-      throw SyntaxError(where + "expected 'name = value' (got '" + line + "')");
-    }
-    std::string value = detail::trim(line.substr(equals + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
+  static const std::vector<std::string> kCommandLineOnly = {"out",     "force",   "resume",
+                                                            "stop-at", "threads", "config"};
+  read_config_file(path, kCommandLineOnly, [&](const ConfigLine& line) {
     CLI::Option* option = nullptr;
     for (CLI::Option* candidate : args.run_options) {
-      if (candidate->check_lname(name)) option = candidate;
+      if (candidate->check_lname(line.option)) option = candidate;
     }
-    if (option == nullptr) {
-      static const char* const kCommandLineOnly[] = {"out",     "force",   "resume",
-                                                     "stop-at", "threads", "config"};
-      for (const char* only : kCommandLineOnly) {
-        if (name == only) {
-          throw SyntaxError(where + "'" + name + "' is not part of a run's config; give --" + name +
-                            " on the command line");
-        }
-      }
-      throw SyntaxError(where + "unknown option '" + name + "'");
-    }
-    if (const auto [seen, inserted] = first_line.emplace(option, number); !inserted) {
-      throw SyntaxError(where + "'" + name + "' was already set on line " +
-                        std::to_string(seen->second));
-    }
-    if (option->count() > 0) continue;  // the command line wins
+    if (option == nullptr) throw std::logic_error("--config: no option --" + line.option);
+    if (option->count() > 0) return;  // the command line wins
     try {
-      // `no-name = true` is `name = false` (and the reverse).
-      if (args.flags.count(option) > 0 && name.rfind("no-", 0) == 0 &&
-          option->check_lname(name.substr(3))) {
-        value = parse_bool(name, value) ? "false" : "true";
-      }
       option->clear();
-      option->add_result(value);
+      option->add_result(line.value());
       option->run_callback();
     } catch (const CLI::ValidationError& e) {
-      throw std::invalid_argument(where + e.what());
+      throw std::invalid_argument(e.what());
     } catch (const CLI::Error& e) {
-      throw SyntaxError(where + e.what());
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(where + e.what());
+      throw SyntaxError(e.what());
     }
-  }
+  });
 }
 
 // Runs `read` and prefixes the message of anything it throws with the option's name.
@@ -259,19 +198,19 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
                    std::int64_t steps_done) {
   const TrainConfig& c = run.config;
   const Curves& curves = run.state.curves;
-  std::cout << "Trained a " << c.layers << "-layer " << c.param
+  std::cout << "Trained a " << c.layers << "-layer " << name_of(c.param)
             << " linear transformer (d = " << c.dim << ", n = " << c.context << ", " << c.heads
-            << " head" << (c.heads > 1 ? "s" : "") << ") with " << c.optimizer << " for "
+            << " head" << (c.heads > 1 ? "s" : "") << ") with " << name_of(c.optimizer) << " for "
             << steps_done << " steps of " << c.batch << " prompts in " << format_duration(seconds)
             << " (" << (steps_done > 0 ? 1e3 * seconds / steps_done : 0.0) << " ms/step). ";
-  const double zero_loss = (run.sigma_w * run.sigma).trace() + c.noise * c.noise;
+  const TheoryReport theory = theory_report(c, run.sigma, run.sigma_w, run.state.theta);
   if (!curves.eval_loss.empty()) {
     std::cout << "Evaluation loss on " << c.eval_batch
               << " held-out prompts: " << curves.eval_loss.front() << " at step "
               << curves.eval_step.front() << ", " << curves.eval_loss.back() << " +- "
               << curves.eval_loss_se.back() << " (median prompt " << curves.eval_loss_median.back()
-              << ") at step " << curves.eval_step.back() << " (predicting 0 scores " << zero_loss
-              << "). ";
+              << ") at step " << curves.eval_step.back() << " (predicting 0 scores "
+              << theory.zero_loss << "). ";
     const double excess = curves.eval_loss.back() - c.noise * c.noise;
     if (excess > 0 && curves.eval_loss_se.back() > kHeavyTailRatio * excess) {
       std::cout << "The standard error is " << 100.0 * curves.eval_loss_se.back() / excess
@@ -289,22 +228,13 @@ void print_summary(const RunRecord& run, const std::string& path, double seconds
               << "% of the training prompts were above it (at most " << 100.0 * most
               << "% of one batch). ";
   }
-  if (c.param == "pgd" && c.layers == 1) {
-    try {
-      const OneLayerTheory theory(c.task_spec(), run.sigma, run.sigma_w);
-      const Parametrization param = c.parametrization();
-      Weights weights = param.make_weights();
-      param.expand(run.state.theta, weights);
-      const Eigen::MatrixXd gamma = effective_preconditioner(weights, 0);
-      std::cout
-          << "The learned preconditioner is "
-          << 100.0 * relative_distance(gamma, theory.gamma_star())
-          << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its exact "
-             "population loss is "
-          << theory.loss(gamma) << " against the optimum " << theory.loss_star() << ". ";
-    } catch (const std::invalid_argument& e) {
-      std::cout << "(No closed form here: " << e.what() << ".) ";
-    }
+  if (theory.one_pgd_layer && theory.no_closed_form.empty()) {
+    std::cout << "The learned preconditioner is " << 100.0 * theory.gamma_distance
+              << "% (relative Frobenius) from the closed form Gamma* of docs/math.md §7.1; its "
+                 "exact population loss is "
+              << theory.gamma_loss << " against the optimum " << theory.loss_star << ". ";
+  } else if (theory.one_pgd_layer) {
+    std::cout << "(No closed form here: " << theory.no_closed_form << ".) ";
   }
   std::cout << "Saved to " << path << ".\n";
   if (const std::string note = infinite_loss_note(c); !note.empty()) {

@@ -47,6 +47,22 @@ Eigen::MatrixXd symmetrized(const Eigen::MatrixXd& m) {
 
 }  // namespace
 
+void CovarianceSpec::check(int dim, const FieldLabel& label) const {
+  // Beyond 1e12 the smallest eigenvalue is lost to round-off against the largest.
+  require(std::isfinite(kappa) && kappa >= 1.0 && kappa <= 1e12, label("kappa"), "in [1, 1e12]",
+          kappa);
+  if (kind == CovKind::kSpectrum) {
+    require(static_cast<int>(spectrum.size()) == dim, label("spectrum"),
+            "a list of exactly d values", std::to_string(spectrum.size()) + " values");
+    for (double v : spectrum) {
+      require(std::isfinite(v) && v > 0.0, label("spectrum"), "values > 0", v);
+    }
+  }
+  require(kind == CovKind::kSpectrum || spectrum.empty(), label("spectrum"),
+          "given only with " + label("cov") + " spectrum",
+          "a list with " + label("cov") + " " + name_of(kind));
+}
+
 Eigen::VectorXd covariance_spectrum(const CovarianceSpec& spec, int dim) {
   require_dimension(dim);
   Eigen::VectorXd lambda;

@@ -20,25 +20,20 @@
 #include "linicl/numerics/rng.hpp"
 
 namespace linicl {
-namespace {
 
-// Distribution parameters are checked only for the distribution that uses them.
-void validate(const TaskSpec& spec) {
-  require(spec.dim >= 1, "--dim", ">= 1", spec.dim);
-  require(spec.context >= 1, "--context", ">= 1", spec.context);
-  if (spec.x_dist == XDist::kStudentT) {
-    // ν > 2 for a finite covariance to rescale by; ν = ∞ would be the Gaussian.
-    require(std::isfinite(spec.dof) && spec.dof > 2.0, "--dof",
-            "> 2 and finite for --x-dist student-t", spec.dof);
-  }
-  if (spec.x_dist == XDist::kGamma) {
-    require(std::isfinite(spec.gamma_shape) && spec.gamma_shape > 0.0, "--gamma-shape",
-            "> 0 and finite", spec.gamma_shape);
-    require(std::isfinite(spec.gamma_scale) && spec.gamma_scale > 0.0, "--gamma-scale",
-            "> 0 and finite", spec.gamma_scale);
-  }
-  require(std::isfinite(spec.noise) && spec.noise >= 0.0, "--noise", ">= 0 and finite", spec.noise);
+void TaskSpec::check(const FieldLabel& label) const {
+  require(dim >= 1, label("dim"), ">= 1", dim);
+  require(context >= 1, label("context"), ">= 1", context);
+  // ν > 2 for a finite covariance to rescale by (§2.2); ν = ∞ would be the Gaussian.
+  require(std::isfinite(dof) && dof > 2.0, label("dof"), "> 2 and finite", dof);
+  require(std::isfinite(gamma_shape) && gamma_shape > 0.0, label("gamma-shape"), "> 0 and finite",
+          gamma_shape);
+  require(std::isfinite(gamma_scale) && gamma_scale > 0.0, label("gamma-scale"), "> 0 and finite",
+          gamma_scale);
+  require(std::isfinite(noise) && noise >= 0.0, label("noise"), ">= 0 and finite", noise);
 }
+
+namespace {
 
 constexpr double kSqrt3 = 1.7320508075688772;
 
@@ -98,7 +93,7 @@ void add_labels(double noise, const double* w, Eigen::Index d, Eigen::Index colu
 TaskSampler::TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma,
                          const Eigen::MatrixXd& sigma_w)
     : spec_(spec), sigma_(sigma), sigma_w_(sigma_w) {
-  validate(spec_);
+  spec_.check();
   check_covariance(sigma_, spec_.dim, "covariance Sigma");
   check_covariance(sigma_w_, spec_.dim, "weight covariance Sigma_w");
   sigma_sqrt_ = spd_roots(sigma_).sqrt;

@@ -54,9 +54,9 @@ Shape shape_of(const TrainConfig& c) {
   s.H = c.heads;
   s.m = s.d + 1.0;
   const double groups = c.share_weights ? 1.0 : s.L;
-  const double per_head = c.param == "full"  ? 2.0 * s.m * s.m
-                          : c.param == "pgd" ? s.d * s.d
-                                             : 2.0 * s.d * s.d;
+  const double per_head = c.param == Param::kFull  ? 2.0 * s.m * s.m
+                          : c.param == Param::kPgd ? s.d * s.d
+                                                   : 2.0 * s.d * s.d;
   s.parameters = groups * s.H * per_head;
   s.weights = 2.0 * s.L * s.H * s.m * s.m;
   s.lanes = c.dim < 64 && has_lane_kernels(c.dim + 1);

@@ -46,6 +46,8 @@ void write_config(const h5::Node& group, TrainConfig config) {
     } else if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double> ||
                          std::is_same_v<T, std::string>) {
       group.set_attr(name, field);
+    } else if constexpr (std::is_enum_v<T>) {
+      group.set_attr(name, std::string(name_of(field)));  // the name, as the command line has it
     } else {
       group.set_attr(name, static_cast<std::int64_t>(field));
     }
@@ -131,6 +133,8 @@ TrainConfig read_config(const h5::Node& group) {
       field = group.attr_double(name);
     } else if constexpr (std::is_same_v<T, std::string>) {
       field = group.attr_string(name);
+    } else if constexpr (std::is_enum_v<T>) {
+      field = parse<T>(group.attr_string(name), label);
     } else if constexpr (std::is_same_v<T, std::uint64_t>) {
       field = static_cast<T>(group.attr_int(name));  // write_config stores its int64 bits
     } else {
@@ -226,8 +230,9 @@ StoredModel read_model(const h5::Node& file) {
     model.weights.Q[i] = Eigen::Map<const RowMajor>(q.data() + i * m * m, c.dim + 1, c.dim + 1);
   }
   const Parametrization param = c.parametrization();
-  model.theta = read_column(file, "/checkpoint/theta", static_cast<std::size_t>(param.size()),
-                            "the parameter count of param = " + c.param + " at the /config sizes");
+  model.theta = read_column(
+      file, "/checkpoint/theta", static_cast<std::size_t>(param.size()),
+      "the parameter count of param = " + std::string(name_of(c.param)) + " at the /config sizes");
   Weights expanded = param.make_weights();
   param.expand(model.theta, expanded);
   for (std::size_t i = 0; i < expanded.P.size(); ++i) {
@@ -235,7 +240,7 @@ StoredModel read_model(const h5::Node& file) {
       const bool same = which[0] == 'P' ? expanded.P[i] == model.weights.P[i]
                                         : expanded.Q[i] == model.weights.Q[i];
       require(same, std::string("/weights/") + which,
-              "the expansion of /checkpoint/theta under param = " + c.param,
+              "the expansion of /checkpoint/theta under param = " + std::string(name_of(c.param)),
               "other values at layer " + std::to_string(i / c.heads) + ", head " +
                   std::to_string(i % c.heads));
     }
@@ -398,7 +403,7 @@ RunRecord load_run(const std::string& path) {
         read_column(file, "/checkpoint/optimizer_first", n, "that of /checkpoint/theta", fresh);
     state.optimizer.second =
         read_column(file, "/checkpoint/optimizer_second", n, "that of /checkpoint/theta",
-                    fresh || config.optimizer == "sgd");
+                    fresh || config.optimizer == OptimizerKind::kSgd);
     if (state.optimizer.second.size() > 0) {
       require(state.optimizer.second.minCoeff() >= 0.0, "/checkpoint/optimizer_second",
               ">= 0 (Adam's second moment)", state.optimizer.second.minCoeff());

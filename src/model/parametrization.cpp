@@ -4,25 +4,6 @@
 
 namespace linicl {
 
-Param parse_param(const std::string& name) {
-  if (name == "full") return Param::kFull;
-  if (name == "pgd") return Param::kPgd;
-  if (name == "gdpp") return Param::kGdpp;
-  throw std::invalid_argument("--param must be one of full|pgd|gdpp (got '" + name + "')");
-}
-
-const char* param_name(Param param) {
-  switch (param) {
-    case Param::kFull:
-      return "full";
-    case Param::kPgd:
-      return "pgd";
-    case Param::kGdpp:
-      return "gdpp";
-  }
-  return "?";
-}
-
 Parametrization::Parametrization(Param param, int dim, int layers, int heads, bool shared)
     : param_(param), dim_(dim), layers_(layers), heads_(heads), shared_(shared) {
   const int groups = shared ? 1 : layers;

@@ -2,14 +2,19 @@
 
 namespace linicl {
 
-void require_choice(const std::string& value, const std::string& name,
-                    std::initializer_list<const char*> choices) {
+std::size_t require_choice(const std::string& value, const std::string& name,
+                           const std::vector<std::string>& choices) {
   std::string joined;
-  for (const char* choice : choices) {
-    if (value == choice) return;
-    joined += (joined.empty() ? "" : "|") + std::string(choice);
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (value == choices[i]) return i;
+    joined += (joined.empty() ? "" : "|") + choices[i];
   }
   require(false, name, "one of " + joined, "'" + value + "'");
+  return choices.size();  // not reached: require threw
+}
+
+std::string option_flag(const std::string& field) {
+  return "--" + field;
 }
 
 }  // namespace linicl

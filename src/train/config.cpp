@@ -15,72 +15,33 @@ bool finite(double x) {
   return std::isfinite(x);
 }
 
-// `label` names the option in the error (option_label).
-XDist parse_x_dist(const std::string& name, const std::string& label = "--x-dist") {
-  if (name == "uniform") return XDist::kUniform;
-  if (name == "student-t") return XDist::kStudentT;
-  if (name == "sphere") return XDist::kSphere;
-  if (name == "gamma") return XDist::kGamma;
-  require_choice(name, label, {"gaussian", "uniform", "student-t", "sphere", "gamma"});
-  return XDist::kGaussian;
-}
-
 }  // namespace
 
 std::string option_label(const std::string& name, ConfigSource source) {
-  return source == ConfigSource::kRunFile ? "/config attribute '" + name + "'" : "--" + name;
+  return source == ConfigSource::kRunFile ? "/config attribute '" + name + "'" : option_flag(name);
 }
 
 void TrainConfig::check(ConfigSource source) const {
-  const auto label = [source](const char* name) { return option_label(name, source); };
-  require(dim >= 1, label("dim"), ">= 1", dim);
-  require(context >= 1, label("context"), ">= 1", context);
-  require_choice(cov, label("cov"), {"isotropic", "kappa", "spectrum", "file"});
-  // Beyond 1e12 the smallest eigenvalue is lost to round-off against the largest.
-  require(finite(kappa) && kappa >= 1.0 && kappa <= 1e12, label("kappa"), "in [1, 1e12]", kappa);
-  require_choice(kappa_shape, label("kappa-shape"), {"geometric", "two-level"});
-  if (cov == "spectrum") {
-    require(static_cast<int>(spectrum.size()) == dim, label("spectrum"),
-            "a list of exactly d values", std::to_string(spectrum.size()) + " values");
-    for (double v : spectrum) require(finite(v) && v > 0.0, label("spectrum"), "values > 0", v);
-  }
-  require((cov == "file") == !cov_file.empty(), label("cov-file"),
+  // The specs check their fields under the names of this config's options (the command
+  // line's, or the run file's attributes); the rest are rules of the config itself.
+  const FieldLabel label = [source](const std::string& name) { return option_label(name, source); };
+  task_spec().check(label);
+  covariance_spec().check(dim, label);
+  require((cov == CovKind::kFile) == !cov_file.empty(), label("cov-file"),
           "given exactly when " + label("cov") + " is file",
-          "'" + cov_file + "' with " + label("cov") + " " + cov);
-  require(cov == "spectrum" || spectrum.empty(), label("spectrum"),
-          "given only with " + label("cov") + " spectrum",
-          "a list with " + label("cov") + " " + cov);
-  parse_x_dist(x_dist, label("x-dist"));  // refuses an unknown name
-  require(finite(dof) && dof > 2.0, label("dof"), "> 2", dof);
-  require(finite(gamma_shape) && gamma_shape > 0.0, label("gamma-shape"), "> 0", gamma_shape);
-  require(finite(gamma_scale) && gamma_scale > 0.0, label("gamma-scale"), "> 0", gamma_scale);
-  require_choice(w_cov, label("w-cov"), {"identity", "inverse", "file"});
-  require((w_cov == "file") == !w_cov_file.empty(), label("w-cov-file"),
+          "'" + cov_file + "' with " + label("cov") + " " + name_of(cov));
+  require((w_cov == WCovKind::kFile) == !w_cov_file.empty(), label("w-cov-file"),
           "given exactly when " + label("w-cov") + " is file",
-          "'" + w_cov_file + "' with " + label("w-cov") + " " + w_cov);
-  require(finite(noise) && noise >= 0.0, label("noise"), ">= 0", noise);
+          "'" + w_cov_file + "' with " + label("w-cov") + " " + name_of(w_cov));
   require(layers >= 1, label("layers"), ">= 1", layers);
   require(heads >= 1, label("heads"), ">= 1", heads);
-  require_choice(param, label("param"), {"full", "pgd", "gdpp"});
   require(finite(init_std) && init_std >= 0.0, label("init-std"), ">= 0", init_std);
-  require_choice(optimizer, label("optimizer"), {"adam", "adamw", "sgd"});
+  optimizer_spec().check(label);
   require(finite(lr) && lr > 0.0, label("lr"), "> 0", lr);
-  require(beta1 >= 0.0 && beta1 < 1.0, label("beta1"), "in [0, 1)", beta1);
-  require(beta2 >= 0.0 && beta2 < 1.0, label("beta2"), "in [0, 1)", beta2);
-  require(finite(eps) && eps > 0.0, label("eps"), "> 0", eps);
-  require(momentum >= 0.0 && momentum < 1.0, label("momentum"), "in [0, 1)", momentum);
-  require(finite(weight_decay) && weight_decay >= 0.0, label("weight-decay"), ">= 0", weight_decay);
   require(finite(clip) && clip >= 0.0, label("clip"), ">= 0", clip);
-  require_choice(clip_mode, label("clip-mode"), {"global", "matrix"});
   require(finite(loss_cap) && loss_cap >= 0.0, label("loss-cap"), ">= 0", loss_cap);
-  require_choice(schedule, label("schedule"), {"constant", "step", "cosine"});
-  require(warmup >= 0, label("warmup"), ">= 0", warmup);
-  require(decay_every >= 1, label("decay-every"), ">= 1", decay_every);
-  require(decay_factor > 0.0 && decay_factor <= 1.0, label("decay-factor"), "in (0, 1]",
-          decay_factor);
-  require(finite(min_lr) && min_lr >= 0.0, label("min-lr"), ">= 0", min_lr);
+  schedule_spec().check(label);
   require(batch >= 1 && batch <= kMaxPrompts, label("batch"), "in [1, 100000000]", batch);
-  require(steps >= 1, label("steps"), ">= 1", steps);
   require(resample_every >= 0, label("resample-every"), ">= 0", resample_every);
   require(eval_every >= 1, label("eval-every"), ">= 1", eval_every);
   require(eval_batch >= 1 && eval_batch <= kMaxPrompts, label("eval-batch"), "in [1, 100000000]",
@@ -97,7 +58,7 @@ TaskSpec TrainConfig::task_spec() const {
   TaskSpec spec;
   spec.dim = dim;
   spec.context = context;
-  spec.x_dist = parse_x_dist(x_dist);
+  spec.x_dist = x_dist;
   spec.dof = dof;
   spec.gamma_shape = gamma_shape;
   spec.gamma_scale = gamma_scale;
@@ -107,12 +68,9 @@ TaskSpec TrainConfig::task_spec() const {
 
 CovarianceSpec TrainConfig::covariance_spec() const {
   CovarianceSpec spec;
-  spec.kind = cov == "kappa"      ? CovKind::kKappa
-              : cov == "spectrum" ? CovKind::kSpectrum
-              : cov == "file"     ? CovKind::kFile
-                                  : CovKind::kIsotropic;
+  spec.kind = cov;
   spec.kappa = kappa;
-  spec.shape = kappa_shape == "two-level" ? KappaShape::kTwoLevel : KappaShape::kGeometric;
+  spec.shape = kappa_shape;
   spec.spectrum = spectrum;
   spec.rotate = rotate;
   spec.normalize = normalize;
@@ -121,7 +79,7 @@ CovarianceSpec TrainConfig::covariance_spec() const {
 
 OptimizerSpec TrainConfig::optimizer_spec() const {
   OptimizerSpec spec;
-  spec.kind = parse_optimizer(optimizer);
+  spec.kind = optimizer;
   spec.beta1 = beta1;
   spec.beta2 = beta2;
   spec.eps = eps;
@@ -133,7 +91,7 @@ OptimizerSpec TrainConfig::optimizer_spec() const {
 
 ScheduleSpec TrainConfig::schedule_spec() const {
   ScheduleSpec spec;
-  spec.kind = parse_schedule(schedule);
+  spec.kind = schedule;
   spec.total_steps = steps;
   spec.warmup = warmup;
   spec.decay_every = decay_every;
@@ -143,7 +101,7 @@ ScheduleSpec TrainConfig::schedule_spec() const {
 }
 
 Parametrization TrainConfig::parametrization() const {
-  return Parametrization(parse_param(param), dim, layers, heads, share_weights);
+  return Parametrization(param, dim, layers, heads, share_weights);
 }
 
 }  // namespace linicl

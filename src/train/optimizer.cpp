@@ -10,25 +10,22 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 }  // namespace
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "adam") return OptimizerKind::kAdam;
-  if (name == "adamw") return OptimizerKind::kAdamW;
-  if (name == "sgd") return OptimizerKind::kSgd;
-  throw std::invalid_argument("--optimizer must be one of adam|adamw|sgd (got '" + name + "')");
+void OptimizerSpec::check(const FieldLabel& label) const {
+  require(beta1 >= 0.0 && beta1 < 1.0, label("beta1"), "in [0, 1)", beta1);
+  require(beta2 >= 0.0 && beta2 < 1.0, label("beta2"), "in [0, 1)", beta2);
+  require(std::isfinite(eps) && eps > 0.0, label("eps"), "> 0", eps);
+  require(momentum >= 0.0 && momentum < 1.0, label("momentum"), "in [0, 1)", momentum);
+  require(std::isfinite(weight_decay) && weight_decay >= 0.0, label("weight-decay"), ">= 0",
+          weight_decay);
 }
 
-ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "constant") return ScheduleKind::kConstant;
-  if (name == "step") return ScheduleKind::kStep;
-  if (name == "cosine") return ScheduleKind::kCosine;
-  throw std::invalid_argument("--schedule must be one of constant|step|cosine (got '" + name +
-                              "')");
-}
-
-ClipMode parse_clip_mode(const std::string& name) {
-  if (name == "global") return ClipMode::kGlobal;
-  if (name == "matrix") return ClipMode::kMatrix;
-  throw std::invalid_argument("--clip-mode must be one of global|matrix (got '" + name + "')");
+void ScheduleSpec::check(const FieldLabel& label) const {
+  require(total_steps >= 1, label("steps"), ">= 1", total_steps);
+  require(warmup >= 0, label("warmup"), ">= 0", warmup);
+  require(decay_every >= 1, label("decay-every"), ">= 1", decay_every);
+  require(decay_factor > 0.0 && decay_factor <= 1.0, label("decay-factor"), "in (0, 1]",
+          decay_factor);
+  require(std::isfinite(min_lr) && min_lr >= 0.0, label("min-lr"), ">= 0", min_lr);
 }
 
 void optimizer_step(const OptimizerSpec& spec, double lr, const Eigen::VectorXd& grad,

@@ -15,19 +15,23 @@ Problem make_problem(const TrainConfig& config, const CovarianceReader& read) {
     if (!read) throw std::logic_error("make_problem: " + what + " needs a CovarianceReader");
     return read(path, datasets, d, what);
   };
-  Eigen::MatrixXd sigma = config.cov == "file"
+  Eigen::MatrixXd sigma = config.cov == CovKind::kFile
                               ? read_file(config.cov_file, {"/data/Sigma", "/Sigma"}, "--cov-file")
                               : make_covariance(config.covariance_spec(), d, config.seed);
   // Gamma covariates have covariance kθ·Σ (k, θ of the radial Gamma law); the run keeps the
   // covariance of x itself, so every formula downstream sees the true second moment.
-  if (config.x_dist == "gamma") sigma *= config.gamma_shape * config.gamma_scale;
+  if (config.x_dist == XDist::kGamma) sigma *= config.gamma_shape * config.gamma_scale;
   Eigen::MatrixXd sigma_w;
-  if (config.w_cov == "identity") {
-    sigma_w = Eigen::MatrixXd::Identity(d, d);
-  } else if (config.w_cov == "inverse") {
-    sigma_w = spd_roots(sigma).inverse;
-  } else {
-    sigma_w = read_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, "--w-cov-file");
+  switch (config.w_cov) {
+    case WCovKind::kIdentity:
+      sigma_w = Eigen::MatrixXd::Identity(d, d);
+      break;
+    case WCovKind::kInverse:
+      sigma_w = spd_roots(sigma).inverse;
+      break;
+    case WCovKind::kFile:
+      sigma_w = read_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, "--w-cov-file");
+      break;
   }
   TaskSampler sampler(config.task_spec(), sigma, sigma_w);
   return {std::move(sigma), std::move(sigma_w), std::move(sampler)};

@@ -97,7 +97,6 @@ bool Trainer::record_eval(std::int64_t step, const Eigen::VectorXd& theta, Curve
 TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserver& observer) {
   const OptimizerSpec opt = config_.optimizer_spec();
   const ScheduleSpec schedule = config_.schedule_spec();
-  const ClipMode clip_mode = parse_clip_mode(config_.clip_mode);
   Curves& curves = state.curves;
   curves.drop_from(state.step);  // a resumed run recomputes the closing evaluation row
   // The last state whose loss was finite, with its optimizer state: where a divergence
@@ -132,7 +131,7 @@ TrainOutcome Trainer::run(TrainState& state, std::int64_t stop_step, TrainObserv
     good_step = t;
 
     const double lr = learning_rate(schedule, config_.lr, t);
-    const double grad_norm = clip_gradient(grad_, config_.clip, clip_mode, param_.blocks());
+    const double grad_norm = clip_gradient(grad_, config_.clip, config_.clip_mode, param_.blocks());
     curves.train_step.push_back(t);
     curves.train_loss.push_back(loss);
     curves.grad_norm.push_back(grad_norm);

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <string>
 
 #include "linicl/data/task.hpp"
+#include "linicl/train/config.hpp"
 
 namespace linicl {
 
@@ -41,5 +43,18 @@ class OneLayerTheory {
 
 // ‖A − B‖_F / ‖B‖_F.
 double relative_distance(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
+
+// What the closed forms say of a trained run, for `linicl train` to print (§11): the loss of
+// predicting 0, and for one pgd layer its Γ against Γ* (§7.1).
+struct TheoryReport {
+  double zero_loss = 0.0;       // tr(Σ_w Σ) + σ², the population loss of ŷ = 0
+  bool one_pgd_layer = false;   // the config is one pgd layer, which §7.1 covers
+  std::string no_closed_form;   // one pgd layer, but Γ* does not exist (e.g. student-t, ν ≤ 4)
+  double gamma_distance = 0.0;  // ‖Γ − Γ*‖_F / ‖Γ*‖_F of the learned Γ
+  double gamma_loss = 0.0;      // f(Γ), its exact population loss
+  double loss_star = 0.0;       // f(Γ*)
+};
+TheoryReport theory_report(const TrainConfig& config, const Eigen::MatrixXd& sigma,
+                           const Eigen::MatrixXd& sigma_w, const Eigen::VectorXd& theta);
 
 }  // namespace linicl

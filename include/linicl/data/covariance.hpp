@@ -6,10 +6,31 @@
 #include <string>
 #include <vector>
 
+#include "linicl/numerics/name_table.hpp"
+#include "linicl/numerics/require.hpp"
+
 namespace linicl {
 
 enum class CovKind { kIsotropic, kKappa, kSpectrum, kFile };
+constexpr NameTable<CovKind, 4> name_table(CovKind) {
+  return {{{CovKind::kIsotropic, "isotropic"},
+           {CovKind::kKappa, "kappa"},
+           {CovKind::kSpectrum, "spectrum"},
+           {CovKind::kFile, "file"}}};
+}
+
 enum class KappaShape { kGeometric, kTwoLevel };
+constexpr NameTable<KappaShape, 2> name_table(KappaShape) {
+  return {{{KappaShape::kGeometric, "geometric"}, {KappaShape::kTwoLevel, "two-level"}}};
+}
+
+// The covariance Σ_w of the task weights (§2.1): I, Σ⁻¹ or a matrix read from a file.
+enum class WCovKind { kIdentity, kInverse, kFile };
+constexpr NameTable<WCovKind, 3> name_table(WCovKind) {
+  return {{{WCovKind::kIdentity, "identity"},
+           {WCovKind::kInverse, "inverse"},
+           {WCovKind::kFile, "file"}}};
+}
 
 struct CovarianceSpec {
   CovKind kind = CovKind::kIsotropic;
@@ -20,6 +41,10 @@ struct CovarianceSpec {
   std::vector<double> spectrum;  // kSpectrum: exactly d positive eigenvalues
   bool rotate = false;           // U Haar-random from the seed instead of the identity
   bool normalize = true;         // rescale so that tr Σ = d
+
+  // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
+  // range, for a Σ of dimension `dim`.
+  void check(int dim, const FieldLabel& label = option_flag) const;
 };
 
 // The eigenvalues λ of Σ for a non-file spec, normalized if asked; throws

@@ -5,9 +5,20 @@
 #include <cmath>
 #include <cstdint>
 
+#include "linicl/numerics/name_table.hpp"
+#include "linicl/numerics/require.hpp"
+
 namespace linicl {
 
+// The covariate laws of §2.2.
 enum class XDist { kGaussian, kUniform, kStudentT, kSphere, kGamma };
+constexpr NameTable<XDist, 5> name_table(XDist) {
+  return {{{XDist::kGaussian, "gaussian"},
+           {XDist::kUniform, "uniform"},
+           {XDist::kStudentT, "student-t"},
+           {XDist::kSphere, "sphere"},
+           {XDist::kGamma, "gamma"}}};
+}
 
 struct TaskSpec {
   int dim = 5;       // d
@@ -17,6 +28,10 @@ struct TaskSpec {
   double gamma_shape = 0.1;   // gamma k > 0
   double gamma_scale = 10.0;  // gamma θ > 0
   double noise = 0.0;         // label-noise std σ ≥ 0
+
+  // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
+  // range. Every field is checked, whichever law uses it, as the command line does.
+  void check(const FieldLabel& label = option_flag) const;
 };
 
 // One prompt as the sampler draws it: the columns z_i = [x_i; y_i] of Z ((d+1)×(n+1), column-major;
@@ -78,7 +93,7 @@ struct Prompt {
 class TaskSampler {
  public:
   // sigma: Σ (d×d SPD), sigma_w: Σ_w (d×d SPD). Throws std::invalid_argument on bad specs
-  // or matrices (the message names the field and its allowed range).
+  // (TaskSpec::check) or matrices (the message names the field and its allowed range).
   TaskSampler(const TaskSpec& spec, const Eigen::MatrixXd& sigma, const Eigen::MatrixXd& sigma_w);
 
   // Prompt `index` of `step` drawn from RandomStream(seed, Purpose::kPrompt, step, index): the same

@@ -6,14 +6,14 @@
 #include <vector>
 
 #include "linicl/model/model.hpp"
+#include "linicl/numerics/name_table.hpp"
 
 namespace linicl {
 
 enum class Param { kFull, kPgd, kGdpp };
-
-// Throws std::invalid_argument naming --param unless `name` is full, pgd or gdpp.
-Param parse_param(const std::string& name);
-const char* param_name(Param param);
+constexpr NameTable<Param, 3> name_table(Param) {
+  return {{{Param::kFull, "full"}, {Param::kPgd, "pgd"}, {Param::kGdpp, "gdpp"}}};
+}
 
 // One named matrix inside θ, stored column-major at [offset, offset + rows·cols).
 struct ParamBlock {

@@ -3,10 +3,12 @@
 // field (a command-line option as --name), its allowed range and what was given.
 #pragma once
 
-#include <initializer_list>
+#include <cstddef>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace linicl {
 
@@ -18,8 +20,15 @@ void require(bool ok, const std::string& name, const std::string& rule, const T&
   throw std::invalid_argument(out.str());
 }
 
-// `value` must be one of `choices`: unknown names are errors, never a silent default.
-void require_choice(const std::string& value, const std::string& name,
-                    std::initializer_list<const char*> choices);
+// The index of `value` among `choices`: unknown names are errors, never a silent default
+// ("<name> must be one of a|b|c (got 'x')").
+std::size_t require_choice(const std::string& value, const std::string& name,
+                           const std::vector<std::string>& choices);
+
+// How a parameter struct's check() names a field, given its long option name without dashes:
+// as the command-line option "--name" unless the caller reads another source (a run file names
+// its /config attributes, train/config.hpp).
+using FieldLabel = std::function<std::string(const std::string& field)>;
+std::string option_flag(const std::string& field);
 
 }  // namespace linicl

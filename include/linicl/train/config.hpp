@@ -21,28 +21,30 @@ namespace linicl {
 enum class ConfigSource { kCommandLine, kRunFile };
 std::string option_label(const std::string& name, ConfigSource source);
 
+// An option that a spec also holds takes the spec's default: one source for both, so that
+// task_spec() and the others of a default config are the specs' defaults.
 struct TrainConfig {
   // Task (§2)
-  int dim = 5;
-  int context = 20;
-  std::string cov = "isotropic";
-  double kappa = 10.0;
-  std::string kappa_shape = "geometric";
+  int dim = TaskSpec{}.dim;
+  int context = TaskSpec{}.context;
+  CovKind cov = CovarianceSpec{}.kind;
+  double kappa = CovarianceSpec{}.kappa;
+  KappaShape kappa_shape = CovarianceSpec{}.shape;
   std::vector<double> spectrum;
-  bool rotate = false;
-  bool normalize = true;
+  bool rotate = CovarianceSpec{}.rotate;
+  bool normalize = CovarianceSpec{}.normalize;
   std::string cov_file;
-  std::string x_dist = "gaussian";
-  double dof = 5.0;
-  double gamma_shape = 0.1;
-  double gamma_scale = 10.0;
-  std::string w_cov = "identity";
+  XDist x_dist = TaskSpec{}.x_dist;
+  double dof = TaskSpec{}.dof;
+  double gamma_shape = TaskSpec{}.gamma_shape;
+  double gamma_scale = TaskSpec{}.gamma_scale;
+  WCovKind w_cov = WCovKind::kIdentity;
   std::string w_cov_file;
-  double noise = 0.0;
+  double noise = TaskSpec{}.noise;
   // Model (§3)
   int layers = 3;
   int heads = 1;
-  std::string param = "full";
+  Param param = Param::kFull;
   bool share_weights = false;
   double init_std = 0.05;
   std::string init;
@@ -52,23 +54,24 @@ struct TrainConfig {
   // 0.0018–0.0038 over seeds 0–3 (the earlier Adam 0.002/0.999, cosine, warm-up 200 recipe
   // ended at 0.20), L = 1 reaches Γ*'s 1.14 and L = 6 0.0006. β₂ = 0.9 forgets the gradient
   // spikes of rare prompts (the model is a polynomial of degree 3^L in the data) quickly, and
-  // clipping bounds the step they cause.
-  std::string optimizer = "adamw";
+  // clipping bounds the step they cause. The optimizer's and the schedule's part of it are
+  // OptimizerSpec's and ScheduleSpec's defaults.
+  OptimizerKind optimizer = OptimizerSpec{}.kind;
   double lr = 2e-2;
-  double beta1 = 0.9;
-  double beta2 = 0.9;
-  double eps = 1e-8;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double weight_decay = 0.0;
+  double beta1 = OptimizerSpec{}.beta1;
+  double beta2 = OptimizerSpec{}.beta2;
+  double eps = OptimizerSpec{}.eps;
+  double momentum = OptimizerSpec{}.momentum;
+  bool nesterov = OptimizerSpec{}.nesterov;
+  double weight_decay = OptimizerSpec{}.weight_decay;
   double clip = 1.0;
-  std::string clip_mode = "global";
+  ClipMode clip_mode = ClipMode::kGlobal;
   double loss_cap = 0.0;  // train on the truncated loss min((ŷ − y)², C) (§5.3); 0: off
-  std::string schedule = "constant";
-  std::int64_t warmup = 0;
-  std::int64_t decay_every = 500;
-  double decay_factor = 0.1;
-  double min_lr = 0.0;
+  ScheduleKind schedule = ScheduleSpec{}.kind;
+  std::int64_t warmup = ScheduleSpec{}.warmup;
+  std::int64_t decay_every = ScheduleSpec{}.decay_every;
+  double decay_factor = ScheduleSpec{}.decay_factor;
+  double min_lr = ScheduleSpec{}.min_lr;
   int batch = 1000;
   std::int64_t steps = 3000;
   std::int64_t resample_every = 0;
@@ -83,7 +86,8 @@ struct TrainConfig {
   std::uint64_t eval_seed = 1000003;
 
   // Throws std::invalid_argument("<option> must be ... (got ...)") for the first bad option,
-  // named by option_label: every option with a range or a name table is checked.
+  // named by option_label: every option with a range is checked (an enum option's name was
+  // checked against its table when it was read).
   void check(ConfigSource source = ConfigSource::kCommandLine) const;
 
   TaskSpec task_spec() const;
@@ -95,32 +99,33 @@ struct TrainConfig {
 
 // Calls visit(name, field, help) for every option, in a fixed order. `name` is the long
 // option name without dashes (e.g. "share-weights"); the field type is one of int,
-// std::int64_t, std::uint64_t, double, bool, std::string, std::vector<double>.
+// std::int64_t, std::uint64_t, double, bool, std::string, std::vector<double>, or an enum with
+// a name table (numerics/name_table.hpp), whose help leaves the choices to the table.
 template <class Config, class Visitor>
 void visit_options(Config& c, Visitor&& visit) {
   visit("dim", c.dim, "covariate dimension d (>= 1)");
   visit("context", c.context, "context length n (>= 1)");
-  visit("cov", c.cov, "covariance of x: isotropic|kappa|spectrum|file");
+  visit("cov", c.cov, "covariance of x");
   visit("kappa", c.kappa, "condition number of Sigma for --cov kappa (>= 1)");
-  visit("kappa-shape", c.kappa_shape, "spectrum for --cov kappa: geometric|two-level");
+  visit("kappa-shape", c.kappa_shape, "spectrum for --cov kappa");
   visit("spectrum", c.spectrum, "the d eigenvalues of Sigma for --cov spectrum (> 0)");
   visit("rotate", c.rotate, "rotate Sigma's eigenbasis by a seeded Haar-random orthogonal U");
   visit("normalize", c.normalize, "rescale Sigma so that tr Sigma = d");
   visit("cov-file", c.cov_file, "HDF5 file holding Sigma (dataset /data/Sigma or /Sigma)");
-  visit("x-dist", c.x_dist, "covariate law: gaussian|uniform|student-t|sphere|gamma");
+  visit("x-dist", c.x_dist, "covariate law");
   visit("dof", c.dof, "Student-t degrees of freedom nu (> 2)");
   visit("gamma-shape", c.gamma_shape, "gamma covariates: shape k of the radial scale (> 0)");
   visit("gamma-scale", c.gamma_scale, "gamma covariates: scale theta (> 0); Cov x = k theta Sigma");
-  visit("w-cov", c.w_cov, "covariance of the task weights w: identity|inverse|file");
+  visit("w-cov", c.w_cov, "covariance of the task weights w");
   visit("w-cov-file", c.w_cov_file, "HDF5 file holding Sigma_w (dataset /Sigma_w or /Sigma)");
   visit("noise", c.noise, "label-noise standard deviation sigma (>= 0)");
   visit("layers", c.layers, "number of layers L (>= 1)");
   visit("heads", c.heads, "attention heads per layer (>= 1)");
-  visit("param", c.param, "parametrization: full|pgd|gdpp");
+  visit("param", c.param, "parametrization");
   visit("share-weights", c.share_weights, "one (P, Q) applied at every layer");
   visit("init-std", c.init_std, "standard deviation of the N(0, s^2) initialization (>= 0)");
   visit("init", c.init, "start from the final weights of this run file instead");
-  visit("optimizer", c.optimizer, "adam|adamw|sgd");
+  visit("optimizer", c.optimizer, "optimizer");
   visit("lr", c.lr, "base learning rate (> 0)");
   visit("beta1", c.beta1, "Adam beta1 in [0, 1)");
   visit("beta2", c.beta2, "Adam beta2 in [0, 1)");
@@ -129,11 +134,11 @@ void visit_options(Config& c, Visitor&& visit) {
   visit("nesterov", c.nesterov, "Nesterov momentum for SGD");
   visit("weight-decay", c.weight_decay, "weight decay (>= 0): decoupled for adamw, L2 otherwise");
   visit("clip", c.clip, "clip gradients to this norm (0: off)");
-  visit("clip-mode", c.clip_mode, "clip the global norm or each matrix: global|matrix");
+  visit("clip-mode", c.clip_mode, "clip the global norm or each matrix");
   visit("loss-cap", c.loss_cap,
         "train on the truncated loss: a prompt whose squared error exceeds this adds it and no "
         "gradient (0: off; for deep models, see the README)");
-  visit("schedule", c.schedule, "learning-rate schedule: constant|step|cosine");
+  visit("schedule", c.schedule, "learning-rate schedule");
   visit("warmup", c.warmup, "linear warm-up steps (>= 0)");
   visit("decay-every", c.decay_every, "step schedule: decay every this many steps (>= 1)");
   visit("decay-factor", c.decay_factor, "step schedule: multiply lr by this (in (0, 1])");

@@ -7,23 +7,41 @@
 #include <vector>
 
 #include "linicl/model/parametrization.hpp"
+#include "linicl/numerics/name_table.hpp"
+#include "linicl/numerics/require.hpp"
 
 namespace linicl {
 
 enum class OptimizerKind { kSgd, kAdam, kAdamW };
+constexpr NameTable<OptimizerKind, 3> name_table(OptimizerKind) {
+  return {{{OptimizerKind::kAdam, "adam"},
+           {OptimizerKind::kAdamW, "adamw"},
+           {OptimizerKind::kSgd, "sgd"}}};
+}
+
 enum class ScheduleKind { kConstant, kStep, kCosine };
+constexpr NameTable<ScheduleKind, 3> name_table(ScheduleKind) {
+  return {{{ScheduleKind::kConstant, "constant"},
+           {ScheduleKind::kStep, "step"},
+           {ScheduleKind::kCosine, "cosine"}}};
+}
+
 enum class ClipMode { kGlobal, kMatrix };
+constexpr NameTable<ClipMode, 2> name_table(ClipMode) {
+  return {{{ClipMode::kGlobal, "global"}, {ClipMode::kMatrix, "matrix"}}};
+}
 
-OptimizerKind parse_optimizer(const std::string& name);  // adam|adamw|sgd, else invalid_argument
-ScheduleKind parse_schedule(const std::string& name);    // constant|step|cosine
-ClipMode parse_clip_mode(const std::string& name);       // global|matrix
-
+// The defaults are those of `linicl train`, the reference recipe of TrainConfig (config.hpp).
 struct OptimizerSpec {
-  OptimizerKind kind = OptimizerKind::kAdam;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
-  double momentum = 0.0;                          // SGD heavy ball μ
-  bool nesterov = false;                          // SGD
+  OptimizerKind kind = OptimizerKind::kAdamW;
+  double beta1 = 0.9, beta2 = 0.9, eps = 1e-8;  // Adam, AdamW
+  double momentum = 0.9;                        // SGD heavy ball μ
+  bool nesterov = false;                        // SGD
   double weight_decay = 0.0;  // AdamW: decoupled; SGD and Adam: added to the gradient (L2)
+
+  // Throws std::invalid_argument naming the first bad field (as `label` names it) and its
+  // range.
+  void check(const FieldLabel& label = option_flag) const;
 };
 
 // Everything an optimizer carries between steps, saved in checkpoints for bit-exact resume.
@@ -46,6 +64,10 @@ struct ScheduleSpec {
   std::int64_t decay_every = 500;  // step: multiply by decay_factor every this many steps
   double decay_factor = 0.1;
   double min_lr = 0.0;  // cosine: the value reached at total_steps
+
+  // Throws std::invalid_argument naming the first bad field (total_steps as "steps", as `label`
+  // names it) and its range.
+  void check(const FieldLabel& label = option_flag) const;
 };
 
 // The learning rate for update `step` (0-based).
