@@ -30,7 +30,8 @@ Problem make_problem(const TrainConfig& config, const CovarianceReader& read) {
       sigma_w = spd_roots(sigma).inverse;
       break;
     case WCovKind::kFile:
-      sigma_w = read_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, "--w-cov-file");
+      sigma_w =
+          read_file(config.w_cov_file, {"/data/Sigma_w", "/Sigma_w", "/Sigma"}, "--w-cov-file");
       break;
   }
   TaskSampler sampler(config.task_spec(), sigma, sigma_w);
