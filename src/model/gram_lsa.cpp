@@ -132,8 +132,10 @@ Eigen::MatrixXd induced_weights(const Weights& w, const EmbeddedPrompt& prompt) 
 
 namespace {
 
-// What one thread of GramLsa keeps between predict() and add_gradient().
-struct GramScratch : Model::Scratch {
+// What one thread of GramLsa keeps between predict() and add_gradient(). On cache lines of its
+// own: the threads' scratch is allocated together, and two threads writing next to each other's
+// targets would share a line.
+struct alignas(64) GramScratch : Model::Scratch {
   std::vector<PromptColumns> columns = std::vector<PromptColumns>(kLanes);
   EmbeddedPrompt embedded;  // one prompt at a time
   Tape tape;
