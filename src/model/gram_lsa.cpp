@@ -1,6 +1,7 @@
 #include "linicl/model/gram_lsa.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "gram_layers.hpp"
@@ -136,8 +137,8 @@ namespace {
 // own: the threads' scratch is allocated together, and two threads writing next to each other's
 // targets would share a line.
 struct alignas(64) GramScratch : Model::Scratch {
-  std::vector<PromptColumns> columns = std::vector<PromptColumns>(kLanes);
-  EmbeddedPrompt embedded;  // one prompt at a time
+  std::array<PromptColumns, kLanes> columns;  // inline: written at every prompt
+  EmbeddedPrompt embedded;                    // one prompt at a time
   Tape tape;
   Workspace ws;
   LanePrompts lanes;  // kLanes at a time
