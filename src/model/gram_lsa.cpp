@@ -159,7 +159,6 @@ void GramLsa::predict(const Weights& w, const PromptBlock& block, double* predic
                       double* target, Scratch& scratch) const {
   auto& s = static_cast<GramScratch&>(scratch);
   if (!lanes_) {
-    s.lanes.count = 0;
     block.sampler.sample_columns(block.seed, block.step, block.first, s.columns[0]);
     embed(s.columns[0], s.embedded);  // straight from the columns as drawn, without unpacking
     prediction[0] = forward(w, s.embedded, s.tape, s.ws);
